@@ -1,0 +1,125 @@
+//! `Container` fields.
+
+use std::collections::HashMap;
+
+use super::error::ApiError;
+use super::field;
+use super::query::NameValue;
+use super::resolve::{Resolver, object, objects, opt_string, opt_strings, value};
+use crate::core::{Container, ExecOptions};
+use crate::llb::CacheSharing;
+
+/// `CacheSharingMode` values by the integers the 0.6 Node SDK sends (alphabetical member order).
+const SHARING_BY_INDEX: [&str; 3] = ["LOCKED", "PRIVATE", "SHARED"];
+
+fn sharing(mode: Option<String>) -> Result<CacheSharing, ApiError> {
+    match mode.as_deref() {
+        None | Some("SHARED") => Ok(CacheSharing::Shared),
+        Some("PRIVATE") => Ok(CacheSharing::Private),
+        Some("LOCKED") => Ok(CacheSharing::Locked),
+        Some(other) => Err(ApiError::invalid_arg(
+            "sharing",
+            other,
+            "expected SHARED, PRIVATE or LOCKED",
+        )),
+    }
+}
+
+pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
+    field!(reg, "Container"."id", Container, |st, c, a| { Ok(value(st.ids.container_id(&c))) });
+    field!(reg, "Container"."sync", Container, |st, c, a| {
+        c.sync(&st.rt).await?;
+        Ok(value(st.ids.container_id(&c)))
+    });
+    field!(reg, "Container"."platform", Container, |st, c, a| { Ok(value(c.platform.to_string())) });
+    field!(reg, "Container"."from", Container, |st, c, a| { Ok(object(c.from(&st.rt, &a.string("address")?).await?)) });
+    field!(reg, "Container"."imageRef", Container, |st, c, a| { Ok(opt_string(c.image_ref.clone())) });
+
+    field!(reg, "Container"."withExec", Container, |st, c, a| {
+        let opts = ExecOptions {
+            args: a.strings("args")?,
+            skip_entrypoint: a.flag("skipEntrypoint")?,
+            stdin: a.opt_string("stdin")?,
+            redirect_stdout: a.opt_string("redirectStdout")?,
+            redirect_stderr: a.opt_string("redirectStderr")?,
+            insecure_root_capabilities: a.flag("insecureRootCapabilities")?,
+        };
+        if a.flag("experimentalPrivilegedNesting")? {
+            return Err(ApiError::msg(
+                "experimentalPrivilegedNesting is not available: dirk does not expose its session inside execs",
+            ));
+        }
+        Ok(object(c.with_exec(&st.rt, opts)?))
+    });
+    field!(reg, "Container"."stdout", Container, |st, c, a| { Ok(value(c.stdout(&st.rt).await?)) });
+    field!(reg, "Container"."stderr", Container, |st, c, a| { Ok(value(c.stderr(&st.rt).await?)) });
+    field!(reg, "Container"."exitCode", Container, |st, c, a| { Ok(value(c.exit_code(&st.rt).await?)) });
+
+    field!(reg, "Container"."withEnvVariable", Container, |st, c, a| {
+        Ok(object(c.with_env_variable(&a.string("name")?, &a.string("value")?, a.flag("expand")?)?))
+    });
+    field!(reg, "Container"."withoutEnvVariable", Container, |st, c, a| { Ok(object(c.without_env_variable(&a.string("name")?))) });
+    field!(reg, "Container"."envVariable", Container, |st, c, a| {
+        Ok(opt_string(c.config.env_value(&a.string("name")?).map(str::to_owned)))
+    });
+    field!(reg, "Container"."envVariables", Container, |st, c, a| {
+        Ok(objects(c.config.env.iter().map(|kv| {
+            let (name, value) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+            NameValue { name: name.to_owned(), value: value.to_owned() }
+        })))
+    });
+    field!(reg, "Container"."withLabel", Container, |st, c, a| { Ok(object(c.with_label(&a.string("name")?, &a.string("value")?))) });
+    field!(reg, "Container"."withoutLabel", Container, |st, c, a| { Ok(object(c.without_label(&a.string("name")?))) });
+    field!(reg, "Container"."label", Container, |st, c, a| {
+        let name = a.string("name")?;
+        Ok(opt_string(c.config.labels.as_ref().and_then(|l| l.get(&name).cloned())))
+    });
+    field!(reg, "Container"."labels", Container, |st, c, a| {
+        let labels = c.config.labels.clone().unwrap_or_default();
+        Ok(objects(labels.into_iter().map(|(name, value)| NameValue { name, value })))
+    });
+
+    field!(reg, "Container"."withWorkdir", Container, |st, c, a| { Ok(object(c.with_workdir(&a.string("path")?)?)) });
+    field!(reg, "Container"."workdir", Container, |st, c, a| {
+        Ok(opt_string(Some(c.config.working_dir.clone()).filter(|w| !w.is_empty())))
+    });
+    field!(reg, "Container"."withUser", Container, |st, c, a| { Ok(object(c.with_user(&a.string("name")?))) });
+    field!(reg, "Container"."user", Container, |st, c, a| { Ok(opt_string(Some(c.config.user.clone()).filter(|u| !u.is_empty()))) });
+    field!(reg, "Container"."withEntrypoint", Container, |st, c, a| { Ok(object(c.with_entrypoint(a.strings("args")?))) });
+    field!(reg, "Container"."entrypoint", Container, |st, c, a| { Ok(opt_strings(c.config.entrypoint.clone())) });
+    field!(reg, "Container"."withDefaultArgs", Container, |st, c, a| { Ok(object(c.with_default_args(a.opt_strings("args")?))) });
+    field!(reg, "Container"."defaultArgs", Container, |st, c, a| { Ok(opt_strings(c.config.cmd.clone())) });
+
+    field!(reg, "Container"."withNewFile", Container, |st, c, a| {
+        let contents = a.opt_string("contents")?.unwrap_or_default();
+        let owner = a.opt_string("owner")?;
+        Ok(object(c.with_new_file(&a.string("path")?, &contents, a.permissions("permissions")?, owner.as_deref())?))
+    });
+    field!(reg, "Container"."withFile", Container, |st, c, a| {
+        let source = st.ids.file("source", &a.string("source")?)?;
+        let owner = a.opt_string("owner")?;
+        Ok(object(c.with_file(&a.string("path")?, &source, a.permissions("permissions")?, owner.as_deref())?))
+    });
+    field!(reg, "Container"."withMountedDirectory", Container, |st, c, a| {
+        let source = st.ids.directory("source", &a.string("source")?)?;
+        let owner = a.opt_string("owner")?;
+        Ok(object(c.with_mounted_directory(&a.string("path")?, &source, owner.as_deref())?))
+    });
+    field!(reg, "Container"."withMountedCache", Container, |st, c, a| {
+        let volume = st.ids.cache("cache", &a.string("cache")?)?;
+        let seed = a.opt_string("source")?.map(|id| st.ids.directory("source", &id)).transpose()?;
+        let mode = sharing(a.opt_enum("sharing", &SHARING_BY_INDEX)?)?;
+        let owner = a.opt_string("owner")?;
+        Ok(object(c.with_mounted_cache(&a.string("path")?, &volume, seed.as_ref(), mode, owner.as_deref())?))
+    });
+    field!(reg, "Container"."withMountedTemp", Container, |st, c, a| { Ok(object(c.with_mounted_temp(&a.string("path")?)?)) });
+    field!(reg, "Container"."withoutMount", Container, |st, c, a| { Ok(object(c.without_mount(&a.string("path")?)?)) });
+    field!(reg, "Container"."mounts", Container, |st, c, a| { Ok(value(c.mount_targets())) });
+
+    field!(reg, "Container"."rootfs", Container, |st, c, a| { Ok(object(c.rootfs_directory())) });
+    field!(reg, "Container"."withRootfs", Container, |st, c, a| {
+        Ok(object(c.with_rootfs(&st.ids.directory("id", &a.string("id")?)?)))
+    });
+    field!(reg, "Container"."directory", Container, |st, c, a| { Ok(object(c.directory(&a.string("path")?)?)) });
+    field!(reg, "Container"."file", Container, |st, c, a| { Ok(object(c.file(&a.string("path")?)?)) });
+}

@@ -1,0 +1,85 @@
+//! Root `Query` fields, and the small value types (`EnvVariable`, `Label`, `CacheVolume`).
+
+use std::collections::HashMap;
+
+use super::error::ApiError;
+use super::field;
+use super::resolve::{Resolver, object, root, value};
+use crate::core::{CacheVolume, Container, Directory};
+use crate::llb::Platform;
+
+/// `name`/`value` pairs served as `EnvVariable` and `Label`.
+#[derive(Clone)]
+pub struct NameValue {
+    pub name: String,
+    pub value: String,
+}
+
+pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
+    reg.insert(
+        ("Query", "container"),
+        root("Query.container", |st, a| async move {
+            if let Some(id) = a.opt_string("id")? {
+                return Ok(object(st.ids.container("id", &id)?));
+            }
+            let platform = match a.opt_string("platform")? {
+                Some(p) => p
+                    .parse::<Platform>()
+                    .map_err(|e| ApiError::invalid_arg("platform", &p, e.reason))?,
+                None => st.rt.default_platform().clone(),
+            };
+            Ok(object(Container::scratch(platform)))
+        }),
+    );
+    reg.insert(
+        ("Query", "directory"),
+        root("Query.directory", |st, a| async move {
+            Ok(object(match a.opt_string("id")? {
+                Some(id) => st.ids.directory("id", &id)?,
+                None => Directory::empty(st.rt.default_platform().clone()),
+            }))
+        }),
+    );
+    reg.insert(
+        ("Query", "file"),
+        root("Query.file", |st, a| async move {
+            Ok(object(st.ids.file("id", &a.string("id")?)?))
+        }),
+    );
+    reg.insert(
+        ("Query", "cacheVolume"),
+        root("Query.cacheVolume", |_st, a| async move {
+            let key = a.string("key")?;
+            if key.is_empty() {
+                return Err(ApiError::invalid_arg(
+                    "key",
+                    &key,
+                    "a cache volume key cannot be empty",
+                ));
+            }
+            Ok(object(CacheVolume { key }))
+        }),
+    );
+    reg.insert(
+        ("Query", "defaultPlatform"),
+        root("Query.defaultPlatform", |st, _a| async move {
+            Ok(value(st.rt.default_platform().to_string()))
+        }),
+    );
+
+    field!(reg, "CacheVolume"."id", CacheVolume, |st, c, a| { Ok(value(st.ids.cache_id(&c))) });
+    for ty in ["EnvVariable", "Label"] {
+        reg.insert(
+            (ty, "name"),
+            super::resolve::on::<NameValue, _, _>("name", |_st, nv, _a| async move {
+                Ok(value(nv.name))
+            }),
+        );
+        reg.insert(
+            (ty, "value"),
+            super::resolve::on::<NameValue, _, _>("value", |_st, nv, _a| async move {
+                Ok(value(nv.value))
+            }),
+        );
+    }
+}

@@ -1,0 +1,206 @@
+//! Glue between async-graphql's dynamic resolvers and typed resolver functions: owned arguments with
+//! typed getters, parent downcasting, and error mapping.
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
+use async_graphql::{Name, Value};
+use indexmap::IndexMap;
+
+use super::ApiState;
+use super::error::{ApiError, ApiResult};
+
+/// A field resolver as the dynamic schema stores it.
+pub type Resolver = Arc<dyn for<'a> Fn(ResolverContext<'a>) -> FieldFuture<'a> + Send + Sync>;
+
+/// What a resolver answers: a value, an object, a list, or null.
+pub type Out = Option<FieldValue<'static>>;
+
+/// The arguments of one field call, owned so they can cross an `await`.
+pub struct Args {
+    values: IndexMap<Name, Value>,
+}
+
+fn type_error(name: &str, v: &Value, want: &str) -> ApiError {
+    ApiError::invalid_arg(
+        &format!("argument {name}"),
+        &v.to_string(),
+        format!("expected {want}"),
+    )
+}
+
+impl Args {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.values.get(name).filter(|v| !matches!(v, Value::Null))
+    }
+
+    /// A required string.
+    pub fn string(&self, name: &str) -> ApiResult<String> {
+        self.opt_string(name)?
+            .ok_or_else(|| ApiError::msg(format!("argument {name} is required")))
+    }
+
+    /// An optional string.
+    pub fn opt_string(&self, name: &str) -> ApiResult<Option<String>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(type_error(name, v, "a string")),
+        }
+    }
+
+    /// An optional boolean, false when absent.
+    pub fn flag(&self, name: &str) -> ApiResult<bool> {
+        match self.get(name) {
+            None => Ok(false),
+            Some(Value::Boolean(b)) => Ok(*b),
+            Some(v) => Err(type_error(name, v, "a boolean")),
+        }
+    }
+
+    /// An optional integer.
+    pub fn opt_int(&self, name: &str) -> ApiResult<Option<i64>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| type_error(name, &Value::Number(n.clone()), "an integer")),
+            Some(v) => Err(type_error(name, v, "an integer")),
+        }
+    }
+
+    /// Optional file permissions (`0` to `0o7777`).
+    pub fn permissions(&self, name: &str) -> ApiResult<Option<u32>> {
+        match self.opt_int(name)? {
+            None => Ok(None),
+            Some(p) if (0..=0o7777).contains(&p) => Ok(Some(p as u32)),
+            Some(p) => Err(ApiError::invalid_arg(
+                &format!("argument {name}"),
+                &p.to_string(),
+                "permissions are a mode from 0 to 0o7777 (4095)",
+            )),
+        }
+    }
+
+    /// An optional list of strings.
+    pub fn opt_strings(&self, name: &str) -> ApiResult<Option<Vec<String>>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::List(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(type_error(name, other, "a list of strings")),
+                })
+                .collect::<ApiResult<Vec<_>>>()
+                .map(Some),
+            Some(v) => Err(type_error(name, v, "a list of strings")),
+        }
+    }
+
+    /// A list of strings, empty when absent.
+    pub fn strings(&self, name: &str) -> ApiResult<Vec<String>> {
+        Ok(self.opt_strings(name)?.unwrap_or_default())
+    }
+
+    /// An enum value's name (also accepts the integers older Node SDKs send, mapped through `by_index`).
+    pub fn opt_enum(&self, name: &str, by_index: &[&str]) -> ApiResult<Option<String>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Enum(e)) => Ok(Some(e.to_string())),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|i| by_index.get(i as usize))
+                .map(|s| Some((*s).to_owned()))
+                .ok_or_else(|| {
+                    type_error(
+                        name,
+                        &Value::Number(n.clone()),
+                        &format!("one of {}", by_index.join(", ")),
+                    )
+                }),
+            Some(v) => Err(type_error(name, v, "an enum value")),
+        }
+    }
+}
+
+/// A plain value.
+pub fn value(v: impl Into<Value>) -> Out {
+    Some(FieldValue::value(v))
+}
+
+/// An object.
+pub fn object<T: Any + Send + Sync>(o: T) -> Out {
+    Some(FieldValue::owned_any(o))
+}
+
+/// A list of objects.
+pub fn objects<T: Any + Send + Sync>(items: impl IntoIterator<Item = T>) -> Out {
+    Some(FieldValue::list(
+        items.into_iter().map(FieldValue::owned_any),
+    ))
+}
+
+/// A nullable string.
+pub fn opt_string(s: Option<String>) -> Out {
+    Some(FieldValue::value(
+        s.map(Value::String).unwrap_or(Value::Null),
+    ))
+}
+
+/// A nullable list of strings.
+pub fn opt_strings(list: Option<Vec<String>>) -> Out {
+    Some(FieldValue::value(
+        list.map(|l| Value::List(l.into_iter().map(Value::String).collect()))
+            .unwrap_or(Value::Null),
+    ))
+}
+
+fn prepare(ctx: &ResolverContext<'_>) -> (Result<Arc<ApiState>, async_graphql::Error>, Args) {
+    let state = ctx.data::<Arc<ApiState>>().cloned();
+    let values = ctx.args.as_index_map().clone();
+    (state, Args { values })
+}
+
+/// A resolver on object type `P`: gets the session state, a clone of the parent and the arguments.
+pub fn on<P, F, Fut>(field: &'static str, f: F) -> Resolver
+where
+    P: Any + Clone + Send + Sync,
+    F: Fn(Arc<ApiState>, P, Args) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ApiResult<Out>> + Send + 'static,
+{
+    let f = Arc::new(f);
+    Arc::new(move |ctx: ResolverContext<'_>| {
+        let f = f.clone();
+        let (state, args) = prepare(&ctx);
+        let parent = ctx.parent_value.try_downcast_ref::<P>().cloned();
+        FieldFuture::new(async move {
+            let state = state?;
+            let parent = parent?;
+            f(state, parent, args)
+                .await
+                .map_err(|e| e.into_graphql(field))
+        })
+    })
+}
+
+/// A resolver on the root `Query` type.
+pub fn root<F, Fut>(field: &'static str, f: F) -> Resolver
+where
+    F: Fn(Arc<ApiState>, Args) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ApiResult<Out>> + Send + 'static,
+{
+    let f = Arc::new(f);
+    Arc::new(move |ctx: ResolverContext<'_>| {
+        let f = f.clone();
+        let (state, args) = prepare(&ctx);
+        FieldFuture::new(async move {
+            let state = state?;
+            f(state, args).await.map_err(|e| e.into_graphql(field))
+        })
+    })
+}

@@ -1,0 +1,32 @@
+//! Attachables: the gRPC services dirk serves back to the daemon over the session tunnel.
+//!
+//! BuildKit calls these when a build needs something only the client has: files (`filesync`), the
+//! client's health (`health`), and later secrets, sockets and registry credentials.
+
+pub mod filesync;
+pub mod health;
+
+use tonic::service::Routes;
+
+/// A set of services plus the gRPC method names the daemon must be told about.
+pub struct Attachables {
+    pub(crate) routes: Routes,
+    pub(crate) methods: Vec<&'static str>,
+}
+
+impl Attachables {
+    /// The services every session serves: health, and file sync through `files`.
+    pub fn new(files: std::sync::Arc<dyn filesync::SyncProvider>) -> Self {
+        use bollard_buildkit_proto::health::health_server::HealthServer;
+        use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
+        let routes = Routes::new(HealthServer::new(health::AlwaysServing))
+            .add_service(FileSyncServer::new(filesync::FileSyncService::new(files)));
+        let methods = vec![
+            "/grpc.health.v1.Health/Check",
+            "/grpc.health.v1.Health/Watch",
+            "/moby.filesync.v1.FileSync/DiffCopy",
+            "/moby.filesync.v1.FileSync/TarStream",
+        ];
+        Attachables { routes, methods }
+    }
+}

@@ -1,0 +1,377 @@
+//! The session's one long-lived build: a `Control.Solve` with no definition, through which the
+//! daemon's gateway (`LLBBridge`) solves graphs and reads their results until dirk returns.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard_buildkit_proto::moby::buildkit::v1 as control;
+use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
+use bollard_buildkit_proto::moby::buildkit::v1::frontend as gw;
+use bollard_buildkit_proto::moby::buildkit::v1::frontend::llb_bridge_client::LlbBridgeClient;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use prost::Message;
+use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use crate::core::engine::{Engine, EngineError, FileStat, ResolvedImage, SolvedRef};
+use crate::llb::{Definition, Platform};
+
+/// Largest gRPC message accepted from the daemon.
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// Adds the build id that routes gateway calls to this session's build.
+#[derive(Clone)]
+pub struct BuildIdInterceptor(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for BuildIdInterceptor {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("buildkit-controlapi-buildid", self.0.clone());
+        Ok(request)
+    }
+}
+
+type Bridge = LlbBridgeClient<InterceptedService<Channel, BuildIdInterceptor>>;
+type SharedSolve = Shared<BoxFuture<'static, Result<SolvedRef, EngineError>>>;
+
+/// The daemon's answer to the gateway's ping: what it can do.
+#[derive(Debug, Clone, Default)]
+pub struct Capabilities {
+    /// LLB capability ids the daemon supports (e.g. `exec.mount.cache`, `file.base`).
+    pub llb: Vec<String>,
+    /// Platforms of its workers, default first.
+    pub platforms: Vec<Platform>,
+}
+
+/// A running gateway build.
+pub struct GatewayBuild {
+    bridge: Bridge,
+    build_ref: String,
+    session_id: String,
+    solve_task: Mutex<Option<JoinHandle<Result<tonic::Response<control::SolveResponse>, Status>>>>,
+    caps: Capabilities,
+    inflight: Mutex<HashMap<String, SharedSolve>>,
+}
+
+/// Parses the vertex digest out of a BuildKit error's details, when it carries one.
+pub fn failed_vertex(status: &Status) -> Option<String> {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct VertexDetail {
+        #[prost(string, tag = "1")]
+        digest: String,
+    }
+    let details = bollard_buildkit_proto::google::rpc::Status::decode(status.details()).ok()?;
+    details
+        .details
+        .iter()
+        .filter(|any| any.type_url.ends_with("errdefs.Vertex"))
+        .find_map(|any| VertexDetail::decode(any.value.as_slice()).ok())
+        .map(|v| v.digest)
+        .filter(|d| !d.is_empty())
+}
+
+/// Turns a gateway call's status into an engine error.
+pub fn engine_error(status: Status) -> EngineError {
+    let message = status.message().trim().to_owned();
+    match status.code() {
+        Code::Unavailable | Code::Cancelled
+            if message.is_empty()
+                || message.contains("transport")
+                || message.contains("connect") =>
+        {
+            EngineError::Unavailable {
+                message: if message.is_empty() {
+                    status.code().to_string()
+                } else {
+                    message
+                },
+            }
+        }
+        Code::Unavailable => EngineError::Unavailable { message },
+        Code::NotFound => EngineError::NotFound { path: message },
+        _ => EngineError::Solve {
+            vertex: failed_vertex(&status),
+            message,
+        },
+    }
+}
+
+fn not_found_or(path: &str, status: Status) -> EngineError {
+    let message = status.message();
+    if status.code() == Code::NotFound
+        || message.contains("no such file or directory")
+        || message.contains("not found")
+    {
+        EngineError::NotFound {
+            path: path.to_owned(),
+        }
+    } else {
+        engine_error(status)
+    }
+}
+
+impl GatewayBuild {
+    /// Starts the build in session `session_id` and waits until its gateway answers.
+    pub async fn start(channel: Channel, session_id: &str) -> Result<GatewayBuild, EngineError> {
+        let build_ref = super::session::random_id();
+        let mut control_client =
+            ControlClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE);
+        let request = control::SolveRequest {
+            r#ref: build_ref.clone(),
+            session: session_id.to_owned(),
+            ..Default::default()
+        };
+        let solve_task = tokio::spawn(async move { control_client.solve(request).await });
+        let id = tonic::metadata::MetadataValue::try_from(build_ref.as_str()).map_err(|e| {
+            EngineError::Other {
+                message: e.to_string(),
+            }
+        })?;
+        let mut bridge = LlbBridgeClient::with_interceptor(channel, BuildIdInterceptor(id))
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let pong = loop {
+            match bridge.ping(gw::PingRequest {}).await {
+                Ok(p) => break p.into_inner(),
+                Err(status) => {
+                    if solve_task.is_finished() || tokio::time::Instant::now() > deadline {
+                        let reason = match solve_task.now_or_never() {
+                            Some(Ok(Err(s))) => s.message().to_owned(),
+                            _ => status.message().to_owned(),
+                        };
+                        return Err(EngineError::Unavailable {
+                            message: format!(
+                                "the daemon did not start the session's build: {reason}"
+                            ),
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        let platforms = pong
+            .workers
+            .iter()
+            .flat_map(|w| w.platforms.iter().map(Platform::from_pb))
+            .fold(Vec::new(), |mut acc, p| {
+                if !acc.contains(&p) {
+                    acc.push(p);
+                }
+                acc
+            });
+        let caps = Capabilities {
+            llb: pong
+                .llb_caps
+                .iter()
+                .filter(|c| c.enabled)
+                .map(|c| c.id.clone())
+                .collect(),
+            platforms,
+        };
+        Ok(GatewayBuild {
+            bridge,
+            build_ref,
+            session_id: session_id.to_owned(),
+            solve_task: Mutex::new(Some(solve_task)),
+            caps,
+            inflight: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// What the daemon said it supports.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// Ends the build: results are released and the daemon's `Solve` returns.
+    pub async fn finish(&self, timeout: Duration) {
+        let mut bridge = self.bridge.clone();
+        let ret = gw::ReturnRequest {
+            result: Some(gw::Result::default()),
+            error: None,
+        };
+        let _ = tokio::time::timeout(timeout, bridge.r#return(ret)).await;
+        let task = self.solve_task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            match tokio::time::timeout(timeout, task).await {
+                Ok(Ok(Ok(_))) => tracing::debug!(build = %self.build_ref, "session build finished"),
+                Ok(Ok(Err(s))) => {
+                    tracing::debug!(build = %self.build_ref, error = %s.message(), "session build ended with an error")
+                }
+                _ => tracing::debug!(build = %self.build_ref, "session build did not end in time"),
+            }
+        }
+    }
+
+    async fn solve_uncached(
+        mut bridge: Bridge,
+        def: bollard_buildkit_proto::pb::Definition,
+    ) -> Result<SolvedRef, EngineError> {
+        let request = gw::SolveRequest {
+            definition: Some(def),
+            allow_result_return: true,
+            allow_result_array_ref: true,
+            evaluate: true,
+            ..Default::default()
+        };
+        let response = bridge
+            .solve(request)
+            .await
+            .map_err(engine_error)?
+            .into_inner();
+        match response.result.and_then(|r| r.result) {
+            Some(gw::result::Result::Ref(r)) => Ok(SolvedRef(r.id)),
+            Some(gw::result::Result::RefDeprecated(id)) => Ok(SolvedRef(id)),
+            _ => Err(EngineError::Other {
+                message: "the daemon returned no result for the solve".into(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for GatewayBuild {
+    async fn solve(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
+        let fut = {
+            let mut inflight = self.inflight.lock().map_err(|_| EngineError::Other {
+                message: "solve table poisoned".into(),
+            })?;
+            inflight
+                .entry(def.head.clone())
+                .or_insert_with(|| {
+                    Self::solve_uncached(self.bridge.clone(), def.pb.clone())
+                        .boxed()
+                        .shared()
+                })
+                .clone()
+        };
+        let result = fut.await;
+        if result.is_err() {
+            // Failures are not remembered: a later request solves again.
+            if let Ok(mut inflight) = self.inflight.lock() {
+                inflight.remove(&def.head);
+            }
+        }
+        result
+    }
+
+    async fn read_file(
+        &self,
+        result: &SolvedRef,
+        path: &str,
+        offset: u64,
+        len: Option<u64>,
+    ) -> Result<Vec<u8>, EngineError> {
+        let mut bridge = self.bridge.clone();
+        let range = len
+            .map(|l| gw::FileRange {
+                offset: offset as i64,
+                length: l as i64,
+            })
+            .or(if offset > 0 {
+                Some(gw::FileRange {
+                    offset: offset as i64,
+                    length: 0,
+                })
+            } else {
+                None
+            });
+        let request = gw::ReadFileRequest {
+            r#ref: result.0.clone(),
+            file_path: path.to_owned(),
+            range,
+            mount_index: 0,
+        };
+        Ok(bridge
+            .read_file(request)
+            .await
+            .map_err(|s| not_found_or(path, s))?
+            .into_inner()
+            .data)
+    }
+
+    async fn read_dir(&self, result: &SolvedRef, path: &str) -> Result<Vec<FileStat>, EngineError> {
+        let mut bridge = self.bridge.clone();
+        let request = gw::ReadDirRequest {
+            r#ref: result.0.clone(),
+            dir_path: path.to_owned(),
+            include_pattern: String::new(),
+            mount_index: 0,
+        };
+        let entries = bridge
+            .read_dir(request)
+            .await
+            .map_err(|s| not_found_or(path, s))?
+            .into_inner()
+            .entries;
+        Ok(entries
+            .into_iter()
+            .map(|s| FileStat {
+                path: s.path,
+                mode: s.mode,
+                size: s.size,
+                mod_time: s.mod_time,
+            })
+            .collect())
+    }
+
+    async fn stat(&self, result: &SolvedRef, path: &str) -> Result<FileStat, EngineError> {
+        let mut bridge = self.bridge.clone();
+        let request = gw::StatFileRequest {
+            r#ref: result.0.clone(),
+            path: path.to_owned(),
+            mount_index: 0,
+        };
+        let stat = bridge
+            .stat_file(request)
+            .await
+            .map_err(|s| not_found_or(path, s))?
+            .into_inner()
+            .stat;
+        let s = stat.ok_or_else(|| EngineError::NotFound {
+            path: path.to_owned(),
+        })?;
+        Ok(FileStat {
+            path: s.path,
+            mode: s.mode,
+            size: s.size,
+            mod_time: s.mod_time,
+        })
+    }
+
+    async fn resolve_image(
+        &self,
+        reference: &str,
+        platform: &Platform,
+    ) -> Result<ResolvedImage, EngineError> {
+        let mut bridge = self.bridge.clone();
+        let request = gw::ResolveImageConfigRequest {
+            r#ref: reference.to_owned(),
+            platform: Some(platform.to_pb()),
+            resolve_mode: "default".into(),
+            log_name: format!("resolve image config for {reference}"),
+            session_id: self.session_id.clone(),
+            ..Default::default()
+        };
+        let response = bridge
+            .resolve_image_config(request)
+            .await
+            .map_err(engine_error)?
+            .into_inner();
+        Ok(ResolvedImage {
+            digest: response.digest,
+            config: response.config,
+        })
+    }
+
+    fn platforms(&self) -> Vec<Platform> {
+        self.caps.platforms.clone()
+    }
+}

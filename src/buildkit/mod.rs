@@ -1,0 +1,75 @@
+//! The BuildKit side of a session: reaching the daemon, opening the session tunnel that serves the
+//! attachables, and running the long-lived gateway build that implements [`crate::core::Engine`].
+
+pub mod address;
+pub mod attach;
+pub mod gateway;
+pub mod session;
+pub mod transport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use self::address::Runner;
+use self::attach::Attachables;
+use self::gateway::GatewayBuild;
+use self::session::{SessionIdentity, SessionTunnel};
+use crate::core::engine::EngineError;
+
+/// Why a session with the daemon could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The daemon could not be reached.
+    #[error(transparent)]
+    Transport(#[from] transport::TransportError),
+    /// The daemon refused the session tunnel.
+    #[error("BuildKit at {address} refused the session: {message}")]
+    Session { address: String, message: String },
+    /// The daemon did not start the session's build.
+    #[error("BuildKit at {address}: {source}")]
+    Build {
+        address: String,
+        source: EngineError,
+    },
+}
+
+/// A live session with a BuildKit daemon.
+pub struct BuildkitSession {
+    /// The engine that solves graphs for this session.
+    pub engine: Arc<GatewayBuild>,
+    tunnel: SessionTunnel,
+    /// Where the daemon is.
+    pub runner: Runner,
+}
+
+impl BuildkitSession {
+    /// Connects to `runner`, opens the session tunnel serving `attachables`, and starts the build.
+    pub async fn connect(
+        runner: Runner,
+        identity: &SessionIdentity,
+        attachables: Attachables,
+    ) -> Result<BuildkitSession, ConnectError> {
+        let address = runner.address.to_string();
+        let channel = transport::connect(&runner.address).await?;
+        let tunnel = SessionTunnel::open(channel.clone(), identity, attachables)
+            .await
+            .map_err(|s| ConnectError::Session {
+                address: address.clone(),
+                message: s.message().to_owned(),
+            })?;
+        let engine = GatewayBuild::start(channel, &identity.id)
+            .await
+            .map_err(|source| ConnectError::Build { address, source })?;
+        Ok(BuildkitSession {
+            engine: Arc::new(engine),
+            tunnel,
+            runner,
+        })
+    }
+
+    /// Ends the build and the session, waiting at most `timeout` for the daemon to acknowledge.
+    pub async fn close(mut self, timeout: Duration) {
+        self.engine.finish(timeout).await;
+        self.tunnel.close();
+    }
+}

@@ -1,0 +1,288 @@
+//! Byte streams to a BuildKit daemon, one kind per runner address, turned into a gRPC channel.
+
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use super::address::{DockerEndpoint, RunnerAddress};
+
+/// How long establishing a connection may take before it is reported as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A failure to reach the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Nothing answered at the address.
+    #[error("cannot reach BuildKit at {address}: {reason}")]
+    Unreachable { address: String, reason: String },
+    /// The address form is understood but this build cannot use it yet.
+    #[error("cannot use BuildKit at {address}: {reason}")]
+    Unsupported { address: String, reason: String },
+}
+
+trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
+
+/// Any of the byte streams below, boxed.
+struct BoxedStream(Box<dyn ByteStream>);
+
+impl AsyncRead for BoxedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for BoxedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+}
+
+/// A helper process (`docker exec … buildctl dial-stdio`) whose stdin/stdout carry the connection.
+struct ChildStream {
+    io: tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>,
+    _child: tokio::process::Child,
+}
+
+impl AsyncRead for ChildStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ChildStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// The command line that bridges stdio to a buildkitd in a container or pod, for the address kinds that need one.
+pub fn dial_stdio_command(address: &RunnerAddress) -> Option<Vec<String>> {
+    let mut argv: Vec<String> = Vec::new();
+    match address {
+        RunnerAddress::DockerContainer { name, context } => {
+            argv.push("docker".into());
+            if let Some(c) = context {
+                argv.extend(["--context".into(), c.clone()]);
+            }
+            argv.extend(["exec".into(), "-i".into(), name.clone()]);
+        }
+        RunnerAddress::PodmanContainer { name } => {
+            argv.extend(["podman".into(), "exec".into(), "-i".into(), name.clone()])
+        }
+        RunnerAddress::KubePod {
+            pod,
+            context,
+            namespace,
+            container,
+        } => {
+            argv.push("kubectl".into());
+            if let Some(c) = context {
+                argv.push(format!("--context={c}"));
+            }
+            if let Some(n) = namespace {
+                argv.push(format!("--namespace={n}"));
+            }
+            argv.push("exec".into());
+            if let Some(c) = container {
+                argv.push(format!("--container={c}"));
+            }
+            argv.extend(["-i".into(), pod.clone(), "--".into()]);
+        }
+        _ => return None,
+    }
+    argv.extend(["buildctl".into(), "dial-stdio".into()]);
+    Some(argv)
+}
+
+async fn docker_upgrade<S>(stream: S) -> io::Result<hyper::upgrade::Upgraded>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let other = |e: &dyn std::fmt::Display| io::Error::other(e.to_string());
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| other(&e))?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let request = http::Request::post("/grpc")
+        .header(http::header::HOST, "docker")
+        .header(http::header::CONNECTION, "Upgrade")
+        .header(http::header::UPGRADE, "h2c")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| other(&e))?;
+    let response = sender.send_request(request).await.map_err(|e| other(&e))?;
+    if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+        return Err(io::Error::other(format!(
+            "the Docker daemon answered {} to POST /grpc instead of switching to gRPC (its BuildKit may be disabled)",
+            response.status()
+        )));
+    }
+    hyper::upgrade::on(response).await.map_err(|e| other(&e))
+}
+
+async fn open_stream(address: &RunnerAddress) -> io::Result<BoxedStream> {
+    let boxed = |s: Box<dyn ByteStream>| BoxedStream(s);
+    Ok(match address {
+        RunnerAddress::Unix(path) => boxed(Box::new(UnixStream::connect(path).await?)),
+        RunnerAddress::Tcp { host, port, .. } => {
+            let s = TcpStream::connect((host.as_str(), *port)).await?;
+            s.set_nodelay(true)?;
+            boxed(Box::new(s))
+        }
+        RunnerAddress::Docker(DockerEndpoint::Unix(path)) => {
+            let s = UnixStream::connect(path).await?;
+            boxed(Box::new(TokioIo::new(docker_upgrade(s).await?)))
+        }
+        RunnerAddress::Docker(DockerEndpoint::Tcp { host, port }) => {
+            let s = TcpStream::connect((host.as_str(), *port)).await?;
+            boxed(Box::new(TokioIo::new(docker_upgrade(s).await?)))
+        }
+        other => {
+            let argv = dial_stdio_command(other)
+                .ok_or_else(|| io::Error::other("no dial command for this address"))?;
+            let mut child = tokio::process::Command::new(&argv[0])
+                .args(&argv[1..])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| io::Error::new(e.kind(), format!("running {}: {e}", argv[0])))?;
+            let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
+                return Err(io::Error::other("the dial-stdio helper has no stdio"));
+            };
+            boxed(Box::new(ChildStream {
+                io: tokio::io::join(stdout, stdin),
+                _child: child,
+            }))
+        }
+    })
+}
+
+/// Opens a gRPC channel to the daemon. The connection is made (and checked) before this returns,
+/// within [`CONNECT_TIMEOUT`]; later reconnects go through the same path.
+pub async fn connect(address: &RunnerAddress) -> Result<Channel, TransportError> {
+    if let RunnerAddress::Tcp { tls: Some(_), .. } = address {
+        return Err(TransportError::Unsupported {
+            address: address.to_string(),
+            reason: "TLS connections are not available in this build; use a plain tcp:// or unix:// address".into(),
+        });
+    }
+    if let RunnerAddress::Unix(p) | RunnerAddress::Docker(DockerEndpoint::Unix(p)) = address {
+        if !Path::new(p).exists() {
+            return Err(TransportError::Unreachable {
+                address: address.to_string(),
+                reason: format!("{} does not exist (is the daemon running?)", p.display()),
+            });
+        }
+    }
+    let target = address.clone();
+    let connector = tower::service_fn(move |_: Uri| {
+        let target = target.clone();
+        async move { open_stream(&target).await.map(TokioIo::new) }
+    });
+    let endpoint = Endpoint::from_static("http://buildkit")
+        .connect_timeout(CONNECT_TIMEOUT)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true);
+    let unreachable = |reason: String| TransportError::Unreachable {
+        address: address.to_string(),
+        reason,
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect_with_connector(connector)).await {
+        Ok(Ok(channel)) => Ok(channel),
+        Ok(Err(e)) => Err(unreachable(error_chain(&e))),
+        Err(_) => Err(unreachable(format!(
+            "no answer within {}s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// An error and its sources on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dial_commands() {
+        let kube = RunnerAddress::KubePod {
+            pod: "bk-0".into(),
+            context: Some("prod".into()),
+            namespace: Some("ci".into()),
+            container: Some("buildkitd".into()),
+        };
+        assert_eq!(
+            dial_stdio_command(&kube).map(|v| v.join(" ")),
+            Some("kubectl --context=prod --namespace=ci exec --container=buildkitd -i bk-0 -- buildctl dial-stdio".into())
+        );
+        let docker = RunnerAddress::DockerContainer {
+            name: "bk".into(),
+            context: None,
+        };
+        assert_eq!(
+            dial_stdio_command(&docker).map(|v| v.join(" ")),
+            Some("docker exec -i bk buildctl dial-stdio".into())
+        );
+        let podman = RunnerAddress::PodmanContainer { name: "bk".into() };
+        assert_eq!(
+            dial_stdio_command(&podman).map(|v| v.join(" ")),
+            Some("podman exec -i bk buildctl dial-stdio".into())
+        );
+        assert_eq!(dial_stdio_command(&RunnerAddress::Unix("/x".into())), None);
+    }
+}

@@ -1,0 +1,65 @@
+//! The command line: argument structures and what each command does. `anyhow` lives here only.
+
+mod session;
+
+use clap::{Parser, Subcommand};
+
+/// dirk: programmable pipelines on your BuildKit, through the Dagger v0.6.4 API.
+#[derive(Debug, Parser)]
+#[command(name = "dirk", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve one API session for an SDK: prints {"port":N,"session_token":"…"} and serves until stdin closes.
+    Session(session::SessionArgs),
+    /// Print the version.
+    Version,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dirk: error: starting the async runtime: {e}");
+            return 1;
+        }
+    };
+    let result = match cli.command {
+        Command::Session(args) => runtime.block_on(session::run(args)),
+        Command::Version => {
+            println!("dirk {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dirk: error: {e:#}");
+            1
+        }
+    };
+    // Do not wait for blocking readers (stdin) still parked in the runtime.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    code
+}
+
+/// Logs go to stderr only; `DIRK_LOG` sets the filter (default `warn`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DIRK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,260 @@
+//! Directories: a path inside an LLB state.
+
+use super::error::{CoreError, CoreResult};
+use super::file::File;
+use super::paths;
+use super::runtime::Runtime;
+use crate::llb::{FileAction, Platform, State};
+
+/// A directory tree: `dir` inside `state`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Directory {
+    /// The filesystem holding the directory.
+    pub state: State,
+    /// The directory's absolute path within `state`.
+    pub dir: String,
+    /// Platform of the filesystem.
+    pub platform: Platform,
+}
+
+/// Default mode of directories created implicitly.
+const DIR_MODE: u32 = 0o755;
+
+impl Directory {
+    /// An empty directory.
+    pub fn empty(platform: Platform) -> Self {
+        Directory {
+            state: State::scratch(),
+            dir: "/".into(),
+            platform,
+        }
+    }
+
+    /// What identifies this directory's content (for IDs).
+    pub fn fingerprint(&self) -> String {
+        format!("dir\n{}\n{}\n{}", self.state.key(), self.dir, self.platform)
+    }
+
+    fn at(&self, path: &str) -> String {
+        paths::resolve(&self.dir, path.trim_start_matches('/'))
+    }
+
+    fn apply(&self, actions: Vec<FileAction>, what: String) -> Directory {
+        Directory {
+            state: self.state.file(actions, Some(&self.platform), Some(what)),
+            ..self.clone()
+        }
+    }
+
+    /// The subdirectory at `path`.
+    pub fn directory(&self, path: &str) -> CoreResult<Directory> {
+        paths::check("path", path)?;
+        Ok(Directory {
+            dir: self.at(path),
+            ..self.clone()
+        })
+    }
+
+    /// The file at `path`.
+    pub fn file(&self, path: &str) -> CoreResult<File> {
+        paths::check("path", path)?;
+        Ok(File {
+            state: self.state.clone(),
+            path: self.at(path),
+            platform: self.platform.clone(),
+        })
+    }
+
+    /// Adds a file with `contents`, creating parent directories.
+    pub fn with_new_file(
+        &self,
+        path: &str,
+        contents: &str,
+        permissions: Option<u32>,
+    ) -> CoreResult<Directory> {
+        paths::check("path", path)?;
+        let target = self.at(path);
+        let mut actions = Vec::new();
+        let parent = paths::parent(&target);
+        if parent != "/" {
+            actions.push(FileAction::Mkdir {
+                path: parent,
+                mode: DIR_MODE,
+                parents: true,
+                owner: None,
+            });
+        }
+        actions.push(FileAction::Mkfile {
+            path: target.clone(),
+            mode: permissions.unwrap_or(0o644),
+            data: contents.as_bytes().to_vec(),
+            owner: None,
+        });
+        Ok(self.apply(actions, format!("write {target}")))
+    }
+
+    /// Adds an empty directory (and its parents).
+    pub fn with_new_directory(
+        &self,
+        path: &str,
+        permissions: Option<u32>,
+    ) -> CoreResult<Directory> {
+        paths::check("path", path)?;
+        let target = self.at(path);
+        Ok(self.apply(
+            vec![FileAction::Mkdir {
+                path: target.clone(),
+                mode: permissions.unwrap_or(DIR_MODE),
+                parents: true,
+                owner: None,
+            }],
+            format!("mkdir {target}"),
+        ))
+    }
+
+    /// Copies the contents of `source` to `path`.
+    pub fn with_directory(
+        &self,
+        path: &str,
+        source: &Directory,
+        include: Vec<String>,
+        exclude: Vec<String>,
+    ) -> CoreResult<Directory> {
+        paths::check("path", path)?;
+        let target = self.at(path);
+        let copy = FileAction::Copy {
+            from: source.state.clone(),
+            src: source.dir.clone(),
+            dest: target.clone(),
+            contents_only: true,
+            create_parents: true,
+            owner: None,
+            mode: None,
+            include,
+            exclude,
+        };
+        Ok(self.apply(vec![copy], format!("copy directory to {target}")))
+    }
+
+    /// Copies `source` to `path`.
+    pub fn with_file(
+        &self,
+        path: &str,
+        source: &File,
+        permissions: Option<u32>,
+    ) -> CoreResult<Directory> {
+        paths::check("path", path)?;
+        let target = self.at(path);
+        Ok(self.apply(
+            vec![copy_file(source, &target, permissions)],
+            format!("copy file to {target}"),
+        ))
+    }
+
+    /// Removes the file at `path`.
+    pub fn without_file(&self, path: &str) -> CoreResult<Directory> {
+        self.remove(path)
+    }
+
+    /// Removes the directory at `path`.
+    pub fn without_directory(&self, path: &str) -> CoreResult<Directory> {
+        self.remove(path)
+    }
+
+    fn remove(&self, path: &str) -> CoreResult<Directory> {
+        paths::check("path", path)?;
+        let target = self.at(path);
+        Ok(self.apply(
+            vec![FileAction::Rm {
+                path: target.clone(),
+                allow_not_found: true,
+            }],
+            format!("remove {target}"),
+        ))
+    }
+
+    /// Names of the entries of `path` (or of this directory), sorted.
+    pub async fn entries(&self, rt: &Runtime, path: Option<&str>) -> CoreResult<Vec<String>> {
+        let target = match path {
+            Some(p) => {
+                paths::check("path", p)?;
+                self.at(p)
+            }
+            None => self.dir.clone(),
+        };
+        let Some(def) = self.state.marshal() else {
+            return if target == "/" {
+                Ok(Vec::new())
+            } else {
+                Err(CoreError::NotFound {
+                    object: "directory".into(),
+                    path: target,
+                })
+            };
+        };
+        let result = rt
+            .engine()
+            .solve(&def)
+            .await
+            .map_err(|e| CoreError::engine("evaluating directory", e))?;
+        let mut names: Vec<String> = rt
+            .engine()
+            .read_dir(&result, &target)
+            .await
+            .map_err(|e| CoreError::engine("reading directory", e))?
+            .into_iter()
+            .map(|s| s.path)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Evaluates the directory and checks that it exists.
+    pub async fn sync(&self, rt: &Runtime) -> CoreResult<()> {
+        let Some(def) = self.state.marshal() else {
+            return if self.dir == "/" {
+                Ok(())
+            } else {
+                Err(CoreError::NotFound {
+                    object: "directory".into(),
+                    path: self.dir.clone(),
+                })
+            };
+        };
+        let result = rt
+            .engine()
+            .solve(&def)
+            .await
+            .map_err(|e| CoreError::engine("evaluating directory", e))?;
+        if self.dir != "/" {
+            let stat = rt
+                .engine()
+                .stat(&result, &self.dir)
+                .await
+                .map_err(|e| CoreError::engine("evaluating directory", e))?;
+            if !stat.is_dir() {
+                return Err(CoreError::invalid(
+                    "directory",
+                    self.dir.clone(),
+                    "it is a file, not a directory",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A copy of one file to `target`.
+pub(crate) fn copy_file(source: &File, target: &str, permissions: Option<u32>) -> FileAction {
+    FileAction::Copy {
+        from: source.state.clone(),
+        src: source.path.clone(),
+        dest: target.to_owned(),
+        contents_only: false,
+        create_parents: true,
+        owner: None,
+        mode: permissions,
+        include: Vec::new(),
+        exclude: Vec::new(),
+    }
+}

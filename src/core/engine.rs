@@ -1,0 +1,89 @@
+//! What the domain needs from a build engine. `core` defines it; `buildkit` implements it; unit
+//! tests may fake it.
+
+use async_trait::async_trait;
+
+use crate::llb::{Definition, Platform};
+
+/// A result the engine holds for the session: a solved graph whose files can be read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SolvedRef(pub String);
+
+/// Metadata of one file in a solved result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStat {
+    /// Path relative to the directory that was read (or the path asked for).
+    pub path: String,
+    /// Go `os.FileMode` bits, as BuildKit reports them.
+    pub mode: u32,
+    /// Size in bytes.
+    pub size: i64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mod_time: i64,
+}
+
+impl FileStat {
+    /// True for directories.
+    pub fn is_dir(&self) -> bool {
+        self.mode & (1 << 31) != 0
+    }
+}
+
+/// An image's pinned reference and its config JSON.
+#[derive(Debug, Clone)]
+pub struct ResolvedImage {
+    /// `sha256:…` of the manifest for the requested platform.
+    pub digest: String,
+    /// The OCI image config, as JSON.
+    pub config: Vec<u8>,
+}
+
+/// Why the engine could not do something.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    /// Solving failed; `vertex` names the failing op's digest when the daemon said which.
+    #[error("{message}")]
+    Solve {
+        message: String,
+        vertex: Option<String>,
+    },
+    /// A path does not exist in a result.
+    #[error("{path}: no such file or directory")]
+    NotFound { path: String },
+    /// The daemon cannot be reached, or the session with it has ended.
+    #[error("BuildKit is unavailable: {message}")]
+    Unavailable { message: String },
+    /// The daemon lacks something this request needs.
+    #[error("{message}")]
+    Unsupported { message: String },
+    /// Anything else the daemon reported.
+    #[error("{message}")]
+    Other { message: String },
+}
+
+/// The operations the domain performs on the build engine.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// Solves `def` and returns a reference to its result. Identical definitions are solved once.
+    async fn solve(&self, def: &Definition) -> Result<SolvedRef, EngineError>;
+    /// Reads `len` bytes (all when `None`) of `path` in `result`, starting at `offset`.
+    async fn read_file(
+        &self,
+        result: &SolvedRef,
+        path: &str,
+        offset: u64,
+        len: Option<u64>,
+    ) -> Result<Vec<u8>, EngineError>;
+    /// Lists the directory `path` in `result`.
+    async fn read_dir(&self, result: &SolvedRef, path: &str) -> Result<Vec<FileStat>, EngineError>;
+    /// Stats `path` in `result`.
+    async fn stat(&self, result: &SolvedRef, path: &str) -> Result<FileStat, EngineError>;
+    /// Resolves an image reference to a digest and config for `platform`.
+    async fn resolve_image(
+        &self,
+        reference: &str,
+        platform: &Platform,
+    ) -> Result<ResolvedImage, EngineError>;
+    /// Platforms the engine's workers can run, the default first.
+    fn platforms(&self) -> Vec<Platform>;
+}

@@ -1,0 +1,130 @@
+//! Domain errors. Each says what failed and on which object; the API layer maps them to GraphQL.
+
+use super::engine::EngineError;
+
+/// A command that ran and exited non-zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecError {
+    /// The command as the user gave it (entrypoint included, shim excluded).
+    pub cmd: Vec<String>,
+    /// Its exit code.
+    pub exit_code: i32,
+    /// Everything it wrote to standard output.
+    pub stdout: String,
+    /// Everything it wrote to standard error.
+    pub stderr: String,
+}
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "process {:?} did not complete successfully: exit code: {}",
+            self.cmd.join(" "),
+            self.exit_code
+        )?;
+        let tail = tail_lines(&self.stderr, 10, 1024);
+        if !tail.is_empty() {
+            write!(f, "\nstderr:\n{tail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The last `max_lines` lines of `text`, at most `max_bytes` long.
+pub fn tail_lines(text: &str, max_lines: usize, max_bytes: usize) -> String {
+    let trimmed = text.trim_end();
+    let lines: Vec<&str> = trimmed.lines().collect();
+    let start = lines.len().saturating_sub(max_lines);
+    let joined = lines[start..].join("\n");
+    if joined.len() <= max_bytes {
+        return joined;
+    }
+    let mut cut = joined.len() - max_bytes;
+    while !joined.is_char_boundary(cut) {
+        cut += 1;
+    }
+    format!("…{}", &joined[cut..])
+}
+
+/// Everything that can go wrong in the domain.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// A command exited non-zero.
+    #[error("{0}")]
+    Exec(ExecError),
+    /// An argument has a value that cannot be used.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidArgument {
+        what: String,
+        value: String,
+        reason: String,
+    },
+    /// A path that must exist does not.
+    #[error("{object}: {path}: no such file or directory")]
+    NotFound { object: String, path: String },
+    /// The engine failed while doing something for an object.
+    #[error("{action}: {source}")]
+    Engine { action: String, source: EngineError },
+    /// The request is valid but cannot be carried out by this engine or daemon.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl CoreError {
+    /// An invalid-argument error.
+    pub fn invalid(
+        what: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        CoreError::InvalidArgument {
+            what: what.into(),
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Wraps an engine error with what was being done.
+    pub fn engine(action: impl Into<String>, source: EngineError) -> Self {
+        match source {
+            EngineError::NotFound { path } => CoreError::NotFound {
+                object: action.into(),
+                path,
+            },
+            source => CoreError::Engine {
+                action: action.into(),
+                source,
+            },
+        }
+    }
+}
+
+/// Result alias for the domain.
+pub type CoreResult<T> = Result<T, CoreError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_error_message_names_command_code_and_stderr_tail() {
+        let e = ExecError {
+            cmd: vec!["sh".into(), "-c".into(), "exit 3".into()],
+            exit_code: 3,
+            stdout: String::new(),
+            stderr: "a\nb\n".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "process \"sh -c exit 3\" did not complete successfully: exit code: 3\nstderr:\na\nb"
+        );
+    }
+
+    #[test]
+    fn tail_keeps_last_lines_within_bytes() {
+        let text: String = (0..100).map(|i| format!("line{i}\n")).collect();
+        assert_eq!(tail_lines(&text, 2, 1000), "line98\nline99");
+        assert!(tail_lines(&text, 100, 20).len() <= 24);
+    }
+}

@@ -1,0 +1,269 @@
+//! Running commands: building shim-wrapped execs, reading their recorded output, and turning a
+//! failed exec back into the command's own output and exit code.
+
+use super::container::{Container, MountSource};
+use super::engine::{EngineError, SolvedRef};
+use super::error::{CoreError, CoreResult, ExecError};
+use super::runtime::Runtime;
+use crate::llb::{Exec, FileAction, Mount, MountKind, State};
+use crate::shim;
+
+/// `PATH` used when the container's environment has none (the same default as Docker's).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// How to run a command.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// The command; empty means the container's default arguments.
+    pub args: Vec<String>,
+    /// Do not prepend the entrypoint.
+    pub skip_entrypoint: bool,
+    /// Fed to the command's standard input.
+    pub stdin: Option<String>,
+    /// A file (in the container) that also receives standard output.
+    pub redirect_stdout: Option<String>,
+    /// A file (in the container) that also receives standard error.
+    pub redirect_stderr: Option<String>,
+    /// Run with all root capabilities.
+    pub insecure_root_capabilities: bool,
+}
+
+impl Container {
+    /// The container after running a command in it. Nothing runs until the result is needed.
+    pub fn with_exec(&self, rt: &Runtime, opts: ExecOptions) -> CoreResult<Container> {
+        rt.check_exec_platform(&self.platform)?;
+        let mut args = if opts.args.is_empty() {
+            self.config.cmd.clone().unwrap_or_default()
+        } else {
+            opts.args.clone()
+        };
+        if !opts.skip_entrypoint {
+            if let Some(ep) = self.config.entrypoint.as_ref().filter(|e| !e.is_empty()) {
+                args = ep.iter().cloned().chain(args).collect();
+            }
+        }
+        if args.is_empty() {
+            return Err(CoreError::invalid(
+                "withExec args",
+                "[]",
+                "no command given and the container has no entrypoint or default arguments",
+            ));
+        }
+        let mut env = self.config.env.clone();
+        if !env.iter().any(|kv| kv.starts_with("PATH=")) {
+            env.push(format!("PATH={DEFAULT_PATH}"));
+        }
+        if let Some(p) = &opts.redirect_stdout {
+            env.push(format!("{}={p}", shim::ENV_REDIRECT_STDOUT));
+        }
+        if let Some(p) = &opts.redirect_stderr {
+            env.push(format!("{}={p}", shim::ENV_REDIRECT_STDERR));
+        }
+        let meta_input = match &opts.stdin {
+            Some(input) => State::scratch().file(
+                vec![FileAction::Mkfile {
+                    path: format!("/{}", shim::META_STDIN),
+                    mode: 0o600,
+                    data: input.as_bytes().to_vec(),
+                    owner: None,
+                }],
+                Some(&self.platform),
+                Some("stdin".into()),
+            ),
+            None => State::scratch(),
+        };
+        let mut mounts = vec![
+            Mount::bind(shim::SHIM_DIR, rt.shim_state(), "").readonly(),
+            Mount::bind(shim::META_DIR, meta_input, ""),
+        ];
+        for m in &self.mounts {
+            mounts.push(match &m.source {
+                MountSource::Directory { state, dir } => {
+                    Mount::bind(m.target.clone(), state.clone(), dir.trim_start_matches('/'))
+                }
+                MountSource::Cache {
+                    volume,
+                    sharing,
+                    seed,
+                } => Mount {
+                    dest: m.target.clone(),
+                    kind: MountKind::Cache {
+                        id: volume.mount_id(),
+                        sharing: *sharing,
+                        source: seed.as_ref().map(|d| d.state.clone()),
+                    },
+                    selector: seed
+                        .as_ref()
+                        .map(|d| d.dir.trim_start_matches('/').to_owned())
+                        .unwrap_or_default(),
+                    readonly: false,
+                },
+                MountSource::Temp => Mount {
+                    dest: m.target.clone(),
+                    kind: MountKind::Tmpfs { size_bytes: 0 },
+                    selector: String::new(),
+                    readonly: false,
+                },
+            });
+        }
+        let description = format!("exec {}", args.join(" "));
+        let exec = Exec {
+            args: std::iter::once(shim::SHIM_PATH.to_owned())
+                .chain(args)
+                .collect(),
+            env,
+            cwd: self.workdir().to_owned(),
+            user: self.config.user.clone(),
+            rootfs: Some(self.rootfs.clone()),
+            mounts,
+            insecure: opts.insecure_root_capabilities,
+            platform: Some(self.platform.clone()),
+            description: Some(description),
+            ..Default::default()
+        };
+        let out = exec.build();
+        let mut next = self.clone();
+        next.rootfs = out.root();
+        next.meta = out.mount(shim::META_DIR);
+        for m in next.mounts.iter_mut() {
+            if let MountSource::Directory { dir, .. } = &m.source {
+                if let Some(state) = out.mount(&m.target) {
+                    m.source = MountSource::Directory {
+                        state,
+                        dir: dir.clone(),
+                    };
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// The meta state of the last exec, running the default command first when nothing has run yet.
+    fn meta_state(&self, rt: &Runtime) -> CoreResult<State> {
+        if let Some(m) = &self.meta {
+            return Ok(m.clone());
+        }
+        let ran = self.with_exec(rt, ExecOptions::default())?;
+        ran.meta
+            .ok_or_else(|| CoreError::Unsupported("the container produced no exec output".into()))
+    }
+
+    /// The last command's standard output.
+    pub async fn stdout(&self, rt: &Runtime) -> CoreResult<String> {
+        read_meta(rt, &self.meta_state(rt)?, shim::META_STDOUT).await
+    }
+
+    /// The last command's standard error.
+    pub async fn stderr(&self, rt: &Runtime) -> CoreResult<String> {
+        read_meta(rt, &self.meta_state(rt)?, shim::META_STDERR).await
+    }
+
+    /// The last command's exit code.
+    pub async fn exit_code(&self, rt: &Runtime) -> CoreResult<i32> {
+        let text = read_meta(rt, &self.meta_state(rt)?, shim::META_EXIT_CODE).await?;
+        text.trim().parse().map_err(|_| {
+            CoreError::Unsupported(format!(
+                "the exec recorded an unreadable exit code {text:?}"
+            ))
+        })
+    }
+
+    /// Evaluates the container: every command runs, and a failure is reported.
+    pub async fn sync(&self, rt: &Runtime) -> CoreResult<()> {
+        evaluate(rt, &self.rootfs, "evaluating container").await?;
+        for m in &self.mounts {
+            if let MountSource::Directory { state, .. } = &m.source {
+                evaluate(rt, state, "evaluating container mount").await?;
+            }
+        }
+        if let Some(meta) = &self.meta {
+            evaluate(rt, meta, "evaluating container").await?;
+        }
+        Ok(())
+    }
+}
+
+/// Solves `state`; when a command in it fails, returns that command's [`ExecError`].
+pub async fn evaluate(rt: &Runtime, state: &State, action: &str) -> CoreResult<Option<SolvedRef>> {
+    let Some(def) = state.marshal() else {
+        return Ok(None);
+    };
+    match rt.engine().solve(&def).await {
+        Ok(r) => Ok(Some(r)),
+        Err(err) => Err(explain_failure(rt, state, err, action).await),
+    }
+}
+
+async fn read_meta(rt: &Runtime, meta: &State, name: &str) -> CoreResult<String> {
+    let result = evaluate(rt, meta, "running command")
+        .await?
+        .ok_or_else(|| CoreError::Unsupported("no command has run".into()))?;
+    let bytes = rt
+        .engine()
+        .read_file(&result, name, 0, None)
+        .await
+        .map_err(|e| CoreError::engine("reading command output", e))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Finds the exec a failed solve points at: by the vertex digest the daemon reported, or else by the
+/// command line quoted in its message (older daemons give no digest).
+fn failed_exec(state: &State, err: &EngineError) -> Option<Exec> {
+    let EngineError::Solve { message, vertex } = err else {
+        return None;
+    };
+    if let Some(v) = vertex {
+        if let Some(e) = state.find_exec(v) {
+            return Some(e);
+        }
+    }
+    if !message.contains("exit code") {
+        return None;
+    }
+    state
+        .execs()
+        .into_iter()
+        .find(|spec| message.contains(&spec.args.join(" ")))
+}
+
+/// Re-runs the failed exec in a mode where the shim always succeeds, to read back what the command
+/// printed and its exit code. The command is not cached as a success: the variant differs in its environment.
+async fn explain_failure(rt: &Runtime, state: &State, err: EngineError, action: &str) -> CoreError {
+    let Some(mut spec) = failed_exec(state, &err) else {
+        return CoreError::engine(action, err);
+    };
+    let cmd: Vec<String> = spec.args.iter().skip(1).cloned().collect();
+    spec.env.push(format!("{}=1", shim::ENV_NO_FAIL));
+    let Some(meta) = spec.build().mount(shim::META_DIR) else {
+        return CoreError::engine(action, err);
+    };
+    let Some(def) = meta.marshal() else {
+        return CoreError::engine(action, err);
+    };
+    let Ok(result) = rt.engine().solve(&def).await else {
+        return CoreError::engine(action, err);
+    };
+    let read = |name: &'static str| {
+        let result = result.clone();
+        async move {
+            rt.engine()
+                .read_file(&result, name, 0, None)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        }
+    };
+    let (Ok(stdout), Ok(stderr), Ok(code)) = (
+        read(shim::META_STDOUT).await,
+        read(shim::META_STDERR).await,
+        read(shim::META_EXIT_CODE).await,
+    ) else {
+        return CoreError::engine(action, err);
+    };
+    let exit_code = code.trim().parse().unwrap_or(-1);
+    CoreError::Exec(ExecError {
+        cmd,
+        exit_code,
+        stdout,
+        stderr,
+    })
+}

@@ -1,0 +1,108 @@
+//! Files: a path inside an LLB state.
+
+use super::error::{CoreError, CoreResult};
+use super::runtime::Runtime;
+use crate::llb::{Platform, State};
+
+/// Largest piece of a file read from the daemon at once.
+const READ_CHUNK: u64 = 4 * 1024 * 1024;
+
+/// A single file: `path` inside `state`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct File {
+    /// The filesystem holding the file.
+    pub state: State,
+    /// The file's absolute path within `state`.
+    pub path: String,
+    /// Platform of the filesystem.
+    pub platform: Platform,
+}
+
+impl File {
+    /// What identifies this file (for IDs).
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "file\n{}\n{}\n{}",
+            self.state.key(),
+            self.path,
+            self.platform
+        )
+    }
+
+    async fn solved(&self, rt: &Runtime) -> CoreResult<crate::core::SolvedRef> {
+        let Some(def) = self.state.marshal() else {
+            return Err(CoreError::NotFound {
+                object: "file".into(),
+                path: self.path.clone(),
+            });
+        };
+        rt.engine()
+            .solve(&def)
+            .await
+            .map_err(|e| CoreError::engine(format!("evaluating file {}", self.path), e))
+    }
+
+    /// The file's size in bytes.
+    pub async fn size(&self, rt: &Runtime) -> CoreResult<i64> {
+        let result = self.solved(rt).await?;
+        let stat = rt
+            .engine()
+            .stat(&result, &self.path)
+            .await
+            .map_err(|e| CoreError::engine("file", e))?;
+        if stat.is_dir() {
+            return Err(CoreError::invalid(
+                "file",
+                self.path.clone(),
+                "it is a directory",
+            ));
+        }
+        Ok(stat.size)
+    }
+
+    /// The file's contents (invalid UTF-8 is replaced).
+    pub async fn contents(&self, rt: &Runtime) -> CoreResult<String> {
+        let bytes = self.bytes(rt).await?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// The file's bytes, read in chunks.
+    pub async fn bytes(&self, rt: &Runtime) -> CoreResult<Vec<u8>> {
+        let result = self.solved(rt).await?;
+        let stat = rt
+            .engine()
+            .stat(&result, &self.path)
+            .await
+            .map_err(|e| CoreError::engine("file", e))?;
+        if stat.is_dir() {
+            return Err(CoreError::invalid(
+                "file",
+                self.path.clone(),
+                "it is a directory",
+            ));
+        }
+        let size = u64::try_from(stat.size).unwrap_or(0);
+        let mut out = Vec::with_capacity(size as usize);
+        while (out.len() as u64) < size || size == 0 {
+            let chunk = rt
+                .engine()
+                .read_file(&result, &self.path, out.len() as u64, Some(READ_CHUNK))
+                .await
+                .map_err(|e| CoreError::engine(format!("reading file {}", self.path), e))?;
+            let done = (chunk.len() as u64) < READ_CHUNK;
+            out.extend_from_slice(&chunk);
+            if done || size == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Evaluates the file and checks that it exists.
+    pub async fn sync(&self, rt: &Runtime) -> CoreResult<()> {
+        self.size(rt).await.map(|_| ())
+    }
+}

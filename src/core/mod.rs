@@ -1,0 +1,22 @@
+//! The domain: containers, directories, files and caches as immutable values over LLB states, and
+//! the operations that evaluate them through an [`Engine`]. Nothing here knows GraphQL or gRPC.
+
+pub mod cache;
+pub mod container;
+pub mod directory;
+pub mod engine;
+pub mod error;
+pub mod exec;
+pub mod file;
+pub mod image;
+pub mod paths;
+pub mod runtime;
+
+pub use cache::CacheVolume;
+pub use container::Container;
+pub use directory::Directory;
+pub use engine::{Engine, EngineError, FileStat, ResolvedImage, SolvedRef};
+pub use error::{CoreError, CoreResult, ExecError};
+pub use exec::ExecOptions;
+pub use file::File;
+pub use runtime::Runtime;

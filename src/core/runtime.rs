@@ -1,0 +1,107 @@
+//! What domain operations need from their session: the engine, the default platform, and the
+//! per-session pins of unpinned sources.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::engine::{Engine, ResolvedImage};
+use super::error::{CoreError, CoreResult};
+use super::image::{ImageConfig, ImageRef};
+use crate::llb::{LocalSource, Platform, State};
+use crate::shim;
+
+/// The name under which the session serves the directory holding the exec shim.
+pub const SHIM_SOURCE_NAME: &str = "dirk-shim";
+
+/// Per-session context for domain operations.
+pub struct Runtime {
+    engine: Arc<dyn Engine>,
+    default_platform: Platform,
+    images: Mutex<HashMap<(String, Platform), Arc<ResolvedImage>>>,
+    shim: State,
+}
+
+impl Runtime {
+    /// A runtime over `engine`; the default platform is the engine's first.
+    pub fn new(engine: Arc<dyn Engine>) -> Self {
+        let default_platform = engine
+            .platforms()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Platform::linux("amd64"));
+        let shim = LocalSource {
+            name: SHIM_SOURCE_NAME.into(),
+            shared_key_hint: Some(SHIM_SOURCE_NAME.into()),
+            description: Some("dirk exec shim".into()),
+            ..Default::default()
+        }
+        .build();
+        Runtime {
+            engine,
+            default_platform,
+            images: Mutex::new(HashMap::new()),
+            shim,
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &dyn Engine {
+        self.engine.as_ref()
+    }
+
+    /// The platform used when none is asked for.
+    pub fn default_platform(&self) -> &Platform {
+        &self.default_platform
+    }
+
+    /// The directory holding the exec shim, as a state.
+    pub fn shim_state(&self) -> State {
+        self.shim.clone()
+    }
+
+    /// Checks that execs can run on `platform` (the embedded shim is built for one platform).
+    pub fn check_exec_platform(&self, platform: &Platform) -> CoreResult<()> {
+        if platform.to_string() == shim::SHIM_PLATFORM
+            || (shim::SHIM_PLATFORM == "linux/amd64" && platform.to_string() == "linux/386")
+        {
+            return Ok(());
+        }
+        Err(CoreError::Unsupported(format!(
+            "cannot run commands on {platform}: this dirk build runs execs on {} only",
+            shim::SHIM_PLATFORM
+        )))
+    }
+
+    /// Resolves `reference` for `platform`, once per session: later calls get the same digest and
+    /// config even if the tag has moved on the registry since.
+    pub async fn resolve_image(
+        &self,
+        reference: &ImageRef,
+        platform: &Platform,
+    ) -> CoreResult<(ImageRef, ImageConfig)> {
+        let key = (reference.to_string(), platform.clone());
+        let cached = self.images.lock().ok().and_then(|m| m.get(&key).cloned());
+        let resolved = match cached {
+            Some(r) => r,
+            None => {
+                let r = self
+                    .engine
+                    .resolve_image(&reference.to_string(), platform)
+                    .await
+                    .map_err(|e| CoreError::engine(format!("resolving image {reference}"), e))?;
+                let r = Arc::new(r);
+                if let Ok(mut m) = self.images.lock() {
+                    m.entry(key).or_insert_with(|| r.clone());
+                }
+                r
+            }
+        };
+        let config = ImageConfig::from_image_json(&reference.to_string(), &resolved.config)?;
+        let pinned = if reference.digest.is_none() && resolved.digest.starts_with("sha256:") {
+            reference.pinned(&resolved.digest)
+        } else {
+            reference.clone()
+        };
+        Ok((pinned, config))
+    }
+}

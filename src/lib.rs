@@ -1,0 +1,12 @@
+//! dirk: a BuildKit-backed GraphQL session gateway.
+//!
+//! Layers, top to bottom: `cli` (commands) → `session` (HTTP server, lifetime) → `api` (GraphQL) →
+//! `core` (domain) → `llb` (graph builder). `buildkit` implements the engine `core` defines: transports,
+//! the session tunnel with its attachables, and the gateway build.
+
+pub mod api;
+pub mod buildkit;
+pub mod core;
+pub mod llb;
+pub mod session;
+pub mod shim;

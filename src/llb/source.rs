@@ -1,0 +1,81 @@
+//! Source ops: where a graph starts (an image, or files sent by the client session).
+
+use std::collections::BTreeMap;
+
+use super::node::{Node, OpKind, State};
+use super::pb;
+use super::platform::Platform;
+
+/// A container image's filesystem, by fully qualified reference (`docker.io/library/alpine:3.18`,
+/// ideally pinned with `@sha256:…`).
+#[derive(Debug, Clone)]
+pub struct ImageSource {
+    /// The normalised image reference.
+    pub reference: String,
+    /// Platform of the image to pull.
+    pub platform: Option<Platform>,
+}
+
+impl ImageSource {
+    /// The image's root filesystem.
+    pub fn build(self) -> State {
+        let op = pb::SourceOp {
+            identifier: format!("docker-image://{}", self.reference),
+            attrs: BTreeMap::new(),
+        };
+        let platform = self.platform.as_ref().map(Platform::to_pb);
+        let mut node = Node::new(OpKind::Source(op), Vec::new(), platform);
+        node.description
+            .insert("llb.customname".into(), format!("pull {}", self.reference));
+        State::from_node(node, 0)
+    }
+}
+
+/// Files that the client session serves through its filesync service under `name`.
+#[derive(Debug, Clone, Default)]
+pub struct LocalSource {
+    /// The name the session serves the files under.
+    pub name: String,
+    /// Pins the source to one session; when empty, the build's own session serves it.
+    pub session_id: Option<String>,
+    /// Lets the daemon reuse what an earlier transfer of the same files left behind.
+    pub shared_key_hint: Option<String>,
+    /// Only paths matching these patterns are sent.
+    pub include: Vec<String>,
+    /// Paths matching these patterns are not sent.
+    pub exclude: Vec<String>,
+    /// Name shown in progress output.
+    pub description: Option<String>,
+}
+
+impl LocalSource {
+    /// The synced files as a state.
+    pub fn build(self) -> State {
+        let mut attrs = BTreeMap::new();
+        if let Some(id) = &self.session_id {
+            attrs.insert("local.session".to_owned(), id.clone());
+        }
+        if let Some(hint) = &self.shared_key_hint {
+            attrs.insert("local.sharedkeyhint".to_owned(), hint.clone());
+        }
+        if !self.include.is_empty() {
+            attrs.insert("local.includepattern".to_owned(), json_list(&self.include));
+        }
+        if !self.exclude.is_empty() {
+            attrs.insert("local.excludepatterns".to_owned(), json_list(&self.exclude));
+        }
+        let op = pb::SourceOp {
+            identifier: format!("local://{}", self.name),
+            attrs,
+        };
+        let mut node = Node::new(OpKind::Source(op), Vec::new(), None);
+        if let Some(d) = self.description {
+            node.description.insert("llb.customname".into(), d);
+        }
+        State::from_node(node, 0)
+    }
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}

@@ -1,0 +1,200 @@
+//! The session's HTTP front: `/query` (POST and GET) behind HTTP Basic auth with the session token
+//! as user name, compared in constant time. Bound to loopback only.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use async_graphql::dynamic::Schema;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+
+/// Largest request body accepted (larger ones get 413).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The value of the `x-dagger-engine` header on every response.
+pub const ENGINE_VERSION: &str = concat!("dirk/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Clone)]
+struct AppState {
+    schema: Schema,
+    token: Arc<String>,
+}
+
+/// True when `authorization` is `Basic base64(token:)` (any password) for this session's token.
+pub fn authorized(authorization: Option<&HeaderValue>, token: &str) -> bool {
+    let Some(value) = authorization.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let user = match decoded.iter().position(|b| *b == b':') {
+        Some(i) => &decoded[..i],
+        None => &decoded[..],
+    };
+    user.ct_eq(token.as_bytes()).into()
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if authorized(request.headers().get(header::AUTHORIZATION), &state.token) {
+        return next.run(request).await;
+    }
+    let mut response =
+        (StatusCode::UNAUTHORIZED, "missing or wrong session token\n").into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"dirk session\""),
+    );
+    response
+}
+
+async fn add_version(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert("x-dagger-engine", HeaderValue::from_static(ENGINE_VERSION));
+    response
+}
+
+fn json_response(response: async_graphql::Response) -> Response {
+    match serde_json::to_vec(&response) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding the response: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+fn bad_request(message: String) -> Response {
+    let body = serde_json::json!({ "data": null, "errors": [{ "message": message }] });
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn parse_post(headers: &HeaderMap, body: &Bytes) -> Result<async_graphql::Request, String> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    if content_type.starts_with("application/graphql")
+        && !content_type.starts_with("application/graphql-response")
+    {
+        let query =
+            std::str::from_utf8(body).map_err(|_| "the request body is not UTF-8".to_owned())?;
+        return Ok(async_graphql::Request::new(query));
+    }
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        return serde_urlencoded_request(body);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| format!("the request body is not a GraphQL request: {e}"))
+}
+
+fn serde_urlencoded_request(body: &Bytes) -> Result<async_graphql::Request, String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| format!("the form body is malformed: {e}"))?;
+    request_from_pairs(pairs)
+}
+
+fn request_from_pairs(pairs: Vec<(String, String)>) -> Result<async_graphql::Request, String> {
+    let get = |k: &str| pairs.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.clone());
+    let query = get("query").ok_or_else(|| "missing query parameter".to_owned())?;
+    let mut request = async_graphql::Request::new(query);
+    if let Some(op) = get("operationName") {
+        request = request.operation_name(op);
+    }
+    if let Some(vars) = get("variables").filter(|v| !v.is_empty()) {
+        let value: serde_json::Value =
+            serde_json::from_str(&vars).map_err(|e| format!("variables are not JSON: {e}"))?;
+        request = request.variables(async_graphql::Variables::from_json(value));
+    }
+    Ok(request)
+}
+
+async fn post_query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match parse_post(&headers, &body) {
+        Ok(request) => json_response(state.schema.execute(request).await),
+        Err(message) => bad_request(message),
+    }
+}
+
+async fn get_query(
+    State(state): State<AppState>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    match request_from_pairs(pairs) {
+        Ok(request) => json_response(state.schema.execute(request).await),
+        Err(message) => bad_request(message),
+    }
+}
+
+/// The router for one session.
+pub fn router(schema: Schema, token: String) -> Router {
+    let state = AppState {
+        schema,
+        token: Arc::new(token),
+    };
+    Router::new()
+        .route("/query", get(get_query).post(post_query))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn(add_version))
+        .with_state(state)
+}
+
+/// Binds a listener on 127.0.0.1 (the only address a session ever listens on).
+pub async fn bind_loopback(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(s: &str) -> HeaderValue {
+        HeaderValue::from_str(&format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(s)
+        ))
+        .unwrap_or(HeaderValue::from_static(""))
+    }
+
+    #[test]
+    fn token_is_the_user_name() {
+        assert!(authorized(Some(&basic("tok:")), "tok"));
+        assert!(authorized(Some(&basic("tok:anything")), "tok"));
+        assert!(authorized(Some(&basic("tok")), "tok"));
+        assert!(!authorized(Some(&basic("to:")), "tok"));
+        assert!(!authorized(Some(&basic("tokk:")), "tok"));
+        assert!(!authorized(Some(&basic(":tok")), "tok"));
+        assert!(!authorized(
+            Some(&HeaderValue::from_static("Bearer tok")),
+            "tok"
+        ));
+        assert!(!authorized(
+            Some(&HeaderValue::from_static("Basic !!!")),
+            "tok"
+        ));
+        assert!(!authorized(None, "tok"));
+    }
+}

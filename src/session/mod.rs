@@ -1,0 +1,118 @@
+//! A session: one BuildKit session and build, one GraphQL server on loopback, one token, and the
+//! files the session serves to the daemon. It lives until told to shut down.
+
+pub mod files;
+pub mod http;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::api::{self, ApiState};
+use crate::buildkit::address::{AddressError, Runner};
+use crate::buildkit::attach::Attachables;
+use crate::buildkit::session::SessionIdentity;
+use crate::buildkit::{BuildkitSession, ConnectError};
+use crate::core::Runtime;
+
+/// How a session is set up.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Directory relative host paths resolve against.
+    pub workdir: PathBuf,
+    /// `key:value` labels from the client (shown in logs).
+    pub labels: Vec<(String, String)>,
+    /// Port to listen on (0 picks a free one).
+    pub port: u16,
+}
+
+/// Why a session could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The runner address is malformed.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    /// The daemon could not be reached or refused the session.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The API could not be built (a defect in the served schema).
+    #[error("building the API: {0}")]
+    Schema(#[from] api::sdl::SdlError),
+    /// The listener could not be bound.
+    #[error("listening on 127.0.0.1: {0}")]
+    Listen(std::io::Error),
+}
+
+/// A running session.
+pub struct Session {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// The token clients authenticate with.
+    pub token: String,
+    buildkit: BuildkitSession,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+}
+
+/// A fresh random session token (128 bits, hex).
+pub fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl Session {
+    /// Connects to the runner named by the environment and starts serving.
+    pub async fn start(
+        config: SessionConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Session, SessionError> {
+        let runner = Runner::from_env(env)?;
+        let identity = SessionIdentity::new("dirk", &format!("dirk:{}", config.workdir.display()));
+        let files = Arc::new(files::SessionFiles::new());
+        let buildkit = BuildkitSession::connect(runner, &identity, Attachables::new(files)).await?;
+        let state = Arc::new(ApiState {
+            rt: Runtime::new(buildkit.engine.clone()),
+            ids: Default::default(),
+        });
+        let schema = api::build_schema(state)?;
+        let listener = http::bind_loopback(config.port)
+            .await
+            .map_err(SessionError::Listen)?;
+        let addr = listener.local_addr().map_err(SessionError::Listen)?;
+        let token = new_token();
+        let app = http::router(schema, token.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "the session's HTTP server stopped");
+            }
+        });
+        tracing::info!(%addr, runner = %buildkit.runner.address, labels = ?config.labels, "session ready");
+        Ok(Session {
+            addr,
+            token,
+            buildkit,
+            shutdown: Some(tx),
+            server,
+        })
+    }
+
+    /// Stops serving, ends the build and closes the BuildKit session within `timeout`.
+    pub async fn shutdown(mut self, timeout: Duration) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(timeout, &mut self.server).await;
+        self.server.abort();
+        self.buildkit.close(timeout).await;
+    }
+}

@@ -1,0 +1,150 @@
+//! dirk's exec shim: the first process of every exec dirk runs on BuildKit.
+//!
+//! It runs the user's command, copies its standard output and error both to its own (so the daemon's
+//! progress stream shows them) and into files of the meta mount, records the exit code there, and exits
+//! with that code so that a failing command fails the build step. A stock BuildKit needs nothing else
+//! for dirk's `stdout`, `stderr` and exit codes. This file is compiled on its own, statically, with
+//! nothing but the standard library, so that it runs in images that have no libc.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::thread;
+
+include!("protocol.rs");
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = env::args_os().skip(1).collect();
+    let no_fail = env::var_os(ENV_NO_FAIL).is_some();
+    let code = run(&args);
+    let _ = std::fs::write(Path::new(META_DIR).join(META_EXIT_CODE), code.to_string());
+    if no_fail { ExitCode::SUCCESS } else { ExitCode::from(code.clamp(0, 255) as u8) }
+}
+
+/// Secret values to blank out of recorded output, longest first so overlapping values are covered.
+fn secrets_to_scrub() -> Vec<Vec<u8>> {
+    let names = env::var(ENV_SCRUB).unwrap_or_default();
+    let mut values: Vec<Vec<u8>> = names
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .filter_map(|n| env::var_os(n))
+        .map(|v| v.into_encoded_bytes())
+        .filter(|v| !v.is_empty())
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values
+}
+
+fn run(args: &[OsString]) -> i32 {
+    let meta = Path::new(META_DIR);
+    let Some((program, rest)) = args.split_first() else {
+        let _ = std::fs::write(meta.join(META_STDERR), "no command given\n");
+        eprintln!("no command given");
+        return 2;
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(rest);
+    for var in [ENV_NO_FAIL, ENV_REDIRECT_STDOUT, ENV_REDIRECT_STDERR, ENV_SCRUB] {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(match File::open(meta.join(META_STDIN)) {
+        Ok(f) => Stdio::from(f),
+        Err(_) => Stdio::null(),
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+
+    let open_sinks = |meta_name: &str, redirect_var: &str| -> Vec<File> {
+        let mut sinks: Vec<File> = File::create(meta.join(meta_name)).into_iter().collect();
+        if let Some(path) = env::var_os(redirect_var).filter(|p| !p.is_empty()) {
+            match File::create(&path) {
+                Ok(f) => sinks.push(f),
+                Err(e) => eprintln!("cannot redirect to {}: {e}", Path::new(&path).display()),
+            }
+        }
+        sinks
+    };
+    let mut out_sinks = open_sinks(META_STDOUT, ENV_REDIRECT_STDOUT);
+    let mut err_sinks = open_sinks(META_STDERR, ENV_REDIRECT_STDERR);
+
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let (msg, code) = match e.kind() {
+                io::ErrorKind::NotFound => (format!("exec: {:?}: executable file not found in $PATH\n", program), 127),
+                io::ErrorKind::PermissionDenied => (format!("exec: {:?}: permission denied\n", program), 126),
+                _ => (format!("exec: {:?}: {e}\n", program), 126),
+            };
+            for s in &mut err_sinks {
+                let _ = s.write_all(msg.as_bytes());
+            }
+            let _ = io::stderr().write_all(msg.as_bytes());
+            return code;
+        }
+    };
+    let secrets = secrets_to_scrub();
+    let out = child.stdout.take().map(|r| {
+        let secrets = secrets.clone();
+        thread::spawn(move || tee(r, io::stdout(), &mut out_sinks, &secrets))
+    });
+    let err = child.stderr.take().map(|r| thread::spawn(move || tee(r, io::stderr(), &mut err_sinks, &secrets)));
+    for t in [out, err].into_iter().flatten() {
+        let _ = t.join();
+    }
+    match child.wait() {
+        Ok(status) => status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        Err(_) => 1,
+    }
+}
+
+/// Copies `from` to the live stream and to every sink, with secret values replaced by `***`.
+fn tee(mut from: impl Read, mut live: impl Write, sinks: &mut [File], secrets: &[Vec<u8>]) {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 32 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if secrets.is_empty() {
+                    let _ = live.write_all(&buf[..n]);
+                    let _ = live.flush();
+                    for s in sinks.iter_mut() {
+                        let _ = s.write_all(&buf[..n]);
+                    }
+                } else {
+                    // Secrets may straddle reads: hold everything and scrub once at the end.
+                    all.extend_from_slice(&buf[..n]);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    if !secrets.is_empty() {
+        let clean = scrub(&all, secrets);
+        let _ = live.write_all(&clean);
+        for s in sinks.iter_mut() {
+            let _ = s.write_all(&clean);
+        }
+    }
+}
+
+fn scrub(data: &[u8], secrets: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    'outer: while i < data.len() {
+        for s in secrets {
+            if data[i..].starts_with(s) {
+                out.extend_from_slice(b"***");
+                i += s.len();
+                continue 'outer;
+            }
+        }
+        out.push(data[i]);
+        i += 1;
+    }
+    out
+}

@@ -1,0 +1,25 @@
+// The contract between dirk and the exec shim: where things live inside an exec, and the
+// environment variables that steer the shim. Shared verbatim by both sides (`include!`d by the shim).
+
+/// Where the directory holding the shim is mounted (read-only) inside every exec.
+pub const SHIM_DIR: &str = "/.dirk-shim";
+/// The shim's path inside every exec.
+pub const SHIM_PATH: &str = "/.dirk-shim/shim";
+/// Where the writable meta directory (stdin, stdout, stderr, exit code) is mounted.
+pub const META_DIR: &str = "/.dirk-meta";
+/// File in the meta directory fed to the command as its standard input, when present.
+pub const META_STDIN: &str = "stdin";
+/// File in the meta directory holding everything the command wrote to standard output.
+pub const META_STDOUT: &str = "stdout";
+/// File in the meta directory holding everything the command wrote to standard error.
+pub const META_STDERR: &str = "stderr";
+/// File in the meta directory holding the command's exit code, in decimal.
+pub const META_EXIT_CODE: &str = "exitCode";
+/// When set, the shim exits 0 whatever the command did (used to read back a failed exec's output).
+pub const ENV_NO_FAIL: &str = "_DIRK_NO_FAIL";
+/// A path (relative to the working directory) that also receives standard output.
+pub const ENV_REDIRECT_STDOUT: &str = "_DIRK_REDIRECT_STDOUT";
+/// A path (relative to the working directory) that also receives standard error.
+pub const ENV_REDIRECT_STDERR: &str = "_DIRK_REDIRECT_STDERR";
+/// Names of environment variables whose values must never appear in recorded output.
+pub const ENV_SCRUB: &str = "_DIRK_SCRUB_ENV";
