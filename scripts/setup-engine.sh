@@ -78,3 +78,15 @@ if ! curl -sf "http://$REGISTRY/v2/busybox/manifests/latest" -H 'Accept: applica
   docker push -q "$REGISTRY/busybox:latest" >/dev/null
 fi
 log "registry $REGISTRY serves busybox:latest"
+
+# An image with one static binary and nothing else (no shell, no libc): /bin/busybox only.
+if ! curl -sf "http://$REGISTRY/v2/static/manifests/latest" -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null; then
+  log "making and pushing $REGISTRY/static:latest"
+  root=$(mktemp -d)
+  mkdir -p "$root/bin"
+  cp /bin/busybox "$root/bin/busybox"
+  tar -C "$root" -c . | docker import - "$REGISTRY/static:latest" >/dev/null
+  docker push -q "$REGISTRY/static:latest" >/dev/null
+  rm -rf "$root"
+fi
+log "registry $REGISTRY serves static:latest"

@@ -26,7 +26,7 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     });
     field!(reg, "Directory"."withDirectory", Directory, |st, d, a| {
         let source = st.ids.directory("directory", &a.string("directory")?)?;
-        Ok(object(d.with_directory(&a.string("path")?, &source, a.strings("include")?, a.strings("exclude")?)?))
+        Ok(object(d.with_directory(&st.rt, &a.string("path")?, &source, a.strings("include")?, a.strings("exclude")?)?))
     });
     field!(reg, "Directory"."withFile", Directory, |st, d, a| {
         let source = st.ids.file("source", &a.string("source")?)?;

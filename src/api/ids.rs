@@ -52,7 +52,7 @@ impl Kind {
 /// An object that can be stored under an ID.
 #[derive(Clone)]
 enum Stored {
-    Container(Container),
+    Container(Box<Container>),
     Directory(Directory),
     File(File),
     Cache(CacheVolume),
@@ -89,7 +89,7 @@ impl IdStore {
         self.put(
             Kind::Container,
             &c.fingerprint(),
-            Stored::Container(c.clone()),
+            Stored::Container(Box::new(c.clone())),
         )
     }
 
@@ -142,7 +142,7 @@ impl IdStore {
     /// The container behind `id`, passed as argument `arg`.
     pub fn container(&self, arg: &str, id: &str) -> ApiResult<Container> {
         match self.get(Kind::Container, arg, id)? {
-            Stored::Container(c) => Ok(c),
+            Stored::Container(c) => Ok(*c),
             _ => Err(ApiError::invalid_arg(
                 arg,
                 id,

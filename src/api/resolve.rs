@@ -160,6 +160,25 @@ pub fn opt_strings(list: Option<Vec<String>>) -> Out {
     ))
 }
 
+/// The extension key under which a resolver error carries its response path, until the HTTP layer
+/// moves it to the error's `path` (the dynamic executor does not fill `path` for resolver errors).
+pub const PATH_EXTENSION: &str = "__dirk_path";
+
+fn response_path(ctx: &ResolverContext<'_>) -> Value {
+    let segments = ctx
+        .path_node
+        .map(|node| node.to_string_vec())
+        .unwrap_or_default();
+    Value::List(segments.into_iter().map(Value::String).collect())
+}
+
+fn with_path(mut err: async_graphql::Error, path: Value) -> async_graphql::Error {
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set(PATH_EXTENSION, path);
+    err
+}
+
 fn prepare(ctx: &ResolverContext<'_>) -> (Result<Arc<ApiState>, async_graphql::Error>, Args) {
     let state = ctx.data::<Arc<ApiState>>().cloned();
     let values = ctx.args.as_index_map().clone();
@@ -198,9 +217,12 @@ where
     Arc::new(move |ctx: ResolverContext<'_>| {
         let f = f.clone();
         let (state, args) = prepare(&ctx);
+        let path = response_path(&ctx);
         FieldFuture::new(async move {
             let state = state?;
-            f(state, args).await.map_err(|e| e.into_graphql(field))
+            f(state, args)
+                .await
+                .map_err(|e| with_path(e.into_graphql(field), path))
         })
     })
 }

@@ -127,11 +127,11 @@ pub fn declared_fields() -> Result<Vec<(String, String)>, SdlError> {
         async_graphql::parser::parse_schema(SCHEMA_SDL).map_err(|e| SdlError(e.to_string()))?;
     let mut out = Vec::new();
     for def in doc.definitions {
-        if let TypeSystemDefinition::Type(def) = def {
-            if let TypeKind::Object(obj) = &def.node.kind {
-                for f in &obj.fields {
-                    out.push((def.node.name.node.to_string(), f.node.name.node.to_string()));
-                }
+        if let TypeSystemDefinition::Type(def) = def
+            && let TypeKind::Object(obj) = &def.node.kind
+        {
+            for f in &obj.fields {
+                out.push((def.node.name.node.to_string(), f.node.name.node.to_string()));
             }
         }
     }

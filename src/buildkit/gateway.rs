@@ -38,6 +38,7 @@ impl tonic::service::Interceptor for BuildIdInterceptor {
 }
 
 type Bridge = LlbBridgeClient<InterceptedService<Channel, BuildIdInterceptor>>;
+type SolveTask = JoinHandle<Result<tonic::Response<control::SolveResponse>, Status>>;
 type SharedSolve = Shared<BoxFuture<'static, Result<SolvedRef, EngineError>>>;
 
 /// The daemon's answer to the gateway's ping: what it can do.
@@ -54,7 +55,7 @@ pub struct GatewayBuild {
     bridge: Bridge,
     build_ref: String,
     session_id: String,
-    solve_task: Mutex<Option<JoinHandle<Result<tonic::Response<control::SolveResponse>, Status>>>>,
+    solve_task: Mutex<Option<SolveTask>>,
     caps: Capabilities,
     inflight: Mutex<HashMap<String, SharedSolve>>,
 }
@@ -373,5 +374,9 @@ impl Engine for GatewayBuild {
 
     fn platforms(&self) -> Vec<Platform> {
         self.caps.platforms.clone()
+    }
+
+    fn supports(&self, capability: &str) -> bool {
+        self.caps.llb.iter().any(|c| c == capability)
     }
 }

@@ -208,13 +208,13 @@ pub async fn connect(address: &RunnerAddress) -> Result<Channel, TransportError>
             reason: "TLS connections are not available in this build; use a plain tcp:// or unix:// address".into(),
         });
     }
-    if let RunnerAddress::Unix(p) | RunnerAddress::Docker(DockerEndpoint::Unix(p)) = address {
-        if !Path::new(p).exists() {
-            return Err(TransportError::Unreachable {
-                address: address.to_string(),
-                reason: format!("{} does not exist (is the daemon running?)", p.display()),
-            });
-        }
+    if let RunnerAddress::Unix(p) | RunnerAddress::Docker(DockerEndpoint::Unix(p)) = address
+        && !Path::new(p).exists()
+    {
+        return Err(TransportError::Unreachable {
+            address: address.to_string(),
+            reason: format!("{} does not exist (is the daemon running?)", p.display()),
+        });
     }
     let target = address.clone();
     let connector = tower::service_fn(move |_: Uri| {

@@ -72,6 +72,9 @@ pub fn workdir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 pub async fn run(args: SessionArgs) -> anyhow::Result<i32> {
+    // Handlers go in first: a client may signal as soon as it reads the connection line.
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let _ = &args.project;
     let config = SessionConfig {
         workdir: workdir(args.workdir)?,
@@ -93,8 +96,6 @@ pub async fn run(args: SessionArgs) -> anyhow::Result<i32> {
         while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
         let _ = eof_tx.send(());
     });
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     tokio::select! {
         _ = eof_rx => tracing::info!("stdin closed; ending the session"),
         _ = term.recv() => tracing::info!("SIGTERM; ending the session"),

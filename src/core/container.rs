@@ -282,25 +282,25 @@ impl Container {
     /// Applies file actions written for container path `target`, to the mount that holds it or to the rootfs.
     fn write_at(&self, target: &str, actions: Vec<FileAction>, what: String) -> Container {
         let mut next = self.clone();
-        if let Some(i) = self.mount_index_for(target) {
-            if let MountSource::Directory { state, dir } = &self.mounts[i].source {
-                let rel = paths::strip_root(target, &self.mounts[i].target).unwrap_or("");
-                let offset = |p: &str| {
-                    paths::resolve(
-                        dir,
-                        paths::strip_root(p, &self.mounts[i].target).unwrap_or(rel),
-                    )
-                };
-                let actions = actions
-                    .into_iter()
-                    .map(|a| rebase_action(a, &offset))
-                    .collect();
-                next.mounts[i].source = MountSource::Directory {
-                    state: state.file(actions, Some(&self.platform), Some(what)),
-                    dir: dir.clone(),
-                };
-                return next;
-            }
+        if let Some(i) = self.mount_index_for(target)
+            && let MountSource::Directory { state, dir } = &self.mounts[i].source
+        {
+            let rel = paths::strip_root(target, &self.mounts[i].target).unwrap_or("");
+            let offset = |p: &str| {
+                paths::resolve(
+                    dir,
+                    paths::strip_root(p, &self.mounts[i].target).unwrap_or(rel),
+                )
+            };
+            let actions = actions
+                .into_iter()
+                .map(|a| rebase_action(a, &offset))
+                .collect();
+            next.mounts[i].source = MountSource::Directory {
+                state: state.file(actions, Some(&self.platform), Some(what)),
+                dir: dir.clone(),
+            };
+            return next;
         }
         next.rootfs = self.rootfs.file(actions, Some(&self.platform), Some(what));
         next

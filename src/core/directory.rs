@@ -17,6 +17,9 @@ pub struct Directory {
     pub platform: Platform,
 }
 
+/// The LLB capability for include/exclude patterns on copies.
+pub const COPY_PATTERNS_CAP: &str = "file.copy.includeexcludepatterns";
+
 /// Default mode of directories created implicitly.
 const DIR_MODE: u32 = 0o755;
 
@@ -115,12 +118,19 @@ impl Directory {
     /// Copies the contents of `source` to `path`.
     pub fn with_directory(
         &self,
+        rt: &Runtime,
         path: &str,
         source: &Directory,
         include: Vec<String>,
         exclude: Vec<String>,
     ) -> CoreResult<Directory> {
         paths::check("path", path)?;
+        if !include.is_empty() || !exclude.is_empty() {
+            rt.require(
+                COPY_PATTERNS_CAP,
+                "copying with include or exclude patterns",
+            )?;
+        }
         let target = self.at(path);
         let copy = FileAction::Copy {
             from: source.state.clone(),

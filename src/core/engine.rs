@@ -86,4 +86,6 @@ pub trait Engine: Send + Sync + 'static {
     ) -> Result<ResolvedImage, EngineError>;
     /// Platforms the engine's workers can run, the default first.
     fn platforms(&self) -> Vec<Platform>;
+    /// Whether the daemon supports an LLB capability (e.g. `file.copy.includeexcludepatterns`).
+    fn supports(&self, capability: &str) -> bool;
 }

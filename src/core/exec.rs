@@ -37,10 +37,10 @@ impl Container {
         } else {
             opts.args.clone()
         };
-        if !opts.skip_entrypoint {
-            if let Some(ep) = self.config.entrypoint.as_ref().filter(|e| !e.is_empty()) {
-                args = ep.iter().cloned().chain(args).collect();
-            }
+        if !opts.skip_entrypoint
+            && let Some(ep) = self.config.entrypoint.as_ref().filter(|e| !e.is_empty())
+        {
+            args = ep.iter().cloned().chain(args).collect();
         }
         if args.is_empty() {
             return Err(CoreError::invalid(
@@ -52,6 +52,9 @@ impl Container {
         let mut env = self.config.env.clone();
         if !env.iter().any(|kv| kv.starts_with("PATH=")) {
             env.push(format!("PATH={DEFAULT_PATH}"));
+        }
+        if !self.config.user.is_empty() {
+            env.push(format!("{}={}", shim::ENV_USER, self.config.user));
         }
         if let Some(p) = &opts.redirect_stdout {
             env.push(format!("{}={p}", shim::ENV_REDIRECT_STDOUT));
@@ -113,7 +116,8 @@ impl Container {
                 .collect(),
             env,
             cwd: self.workdir().to_owned(),
-            user: self.config.user.clone(),
+            // The shim starts as root to record output, then runs the command as the container's user.
+            user: String::new(),
             rootfs: Some(self.rootfs.clone()),
             mounts,
             insecure: opts.insecure_root_capabilities,
@@ -126,13 +130,13 @@ impl Container {
         next.rootfs = out.root();
         next.meta = out.mount(shim::META_DIR);
         for m in next.mounts.iter_mut() {
-            if let MountSource::Directory { dir, .. } = &m.source {
-                if let Some(state) = out.mount(&m.target) {
-                    m.source = MountSource::Directory {
-                        state,
-                        dir: dir.clone(),
-                    };
-                }
+            if let MountSource::Directory { dir, .. } = &m.source
+                && let Some(state) = out.mount(&m.target)
+            {
+                m.source = MountSource::Directory {
+                    state,
+                    dir: dir.clone(),
+                };
             }
         }
         Ok(next)
@@ -212,10 +216,10 @@ fn failed_exec(state: &State, err: &EngineError) -> Option<Exec> {
     let EngineError::Solve { message, vertex } = err else {
         return None;
     };
-    if let Some(v) = vertex {
-        if let Some(e) = state.find_exec(v) {
-            return Some(e);
-        }
+    if let Some(v) = vertex
+        && let Some(e) = state.find_exec(v)
+    {
+        return Some(e);
     }
     if !message.contains("exit code") {
         return None;

@@ -10,7 +10,12 @@ use super::error::{CoreError, CoreResult};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageConfig {
     /// `NAME=value` pairs, in order.
-    #[serde(rename = "Env", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "Env",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub env: Vec<String>,
     /// The entrypoint, if any.
     #[serde(
@@ -26,11 +31,17 @@ pub struct ImageConfig {
     #[serde(
         rename = "WorkingDir",
         default,
+        deserialize_with = "null_as_default",
         skip_serializing_if = "String::is_empty"
     )]
     pub working_dir: String,
     /// `user[:group]`.
-    #[serde(rename = "User", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "User",
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub user: String,
     /// Labels.
     #[serde(rename = "Labels", default, skip_serializing_if = "Option::is_none")]
@@ -42,6 +53,13 @@ pub struct ImageConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// Treats an explicit JSON `null` like an absent field.
+fn null_as_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Deserialize)]
@@ -325,5 +343,10 @@ mod tests {
             ))
         );
         assert!(ImageConfig::from_image_json("x", b"{nope").is_err());
+        let nulls = br#"{"config":{"Env":null,"Cmd":null,"Entrypoint":null,"WorkingDir":null,"User":null,"Labels":null}}"#;
+        assert_eq!(
+            ImageConfig::from_image_json("x", nulls).map_err(|e| e.to_string()),
+            Ok(ImageConfig::default())
+        );
     }
 }

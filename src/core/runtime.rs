@@ -10,8 +10,19 @@ use super::image::{ImageConfig, ImageRef};
 use crate::llb::{LocalSource, Platform, State};
 use crate::shim;
 
-/// The name under which the session serves the directory holding the exec shim.
-pub const SHIM_SOURCE_NAME: &str = "dirk-shim";
+/// The name under which sessions serve the directory holding the exec shim. It carries the shim's
+/// content hash: the daemon merges identical sources of concurrent sessions, which is right only
+/// when their shims are the same.
+pub fn shim_source_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        format!(
+            "dirk-shim-{}",
+            hex::encode(&Sha256::digest(shim::SHIM_BINARY)[..8])
+        )
+    })
+}
 
 /// Per-session context for domain operations.
 pub struct Runtime {
@@ -30,8 +41,8 @@ impl Runtime {
             .next()
             .unwrap_or_else(|| Platform::linux("amd64"));
         let shim = LocalSource {
-            name: SHIM_SOURCE_NAME.into(),
-            shared_key_hint: Some(SHIM_SOURCE_NAME.into()),
+            name: shim_source_name().into(),
+            shared_key_hint: Some(shim_source_name().into()),
             description: Some("dirk exec shim".into()),
             ..Default::default()
         }
@@ -57,6 +68,16 @@ impl Runtime {
     /// The directory holding the exec shim, as a state.
     pub fn shim_state(&self) -> State {
         self.shim.clone()
+    }
+
+    /// Fails with a clear error when the daemon lacks LLB capability `cap`, needed for `feature`.
+    pub fn require(&self, cap: &str, feature: &str) -> CoreResult<()> {
+        if self.engine.supports(cap) {
+            return Ok(());
+        }
+        Err(CoreError::Unsupported(format!(
+            "{feature} needs the BuildKit LLB capability {cap:?}, which this daemon lacks (BuildKit v0.9 or newer has it)"
+        )))
     }
 
     /// Checks that execs can run on `platform` (the embedded shim is built for one platform).

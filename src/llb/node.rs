@@ -11,6 +11,7 @@ use super::exec::Exec;
 use super::pb;
 
 /// What a node's op is, before its inputs are turned into digests.
+#[allow(clippy::large_enum_variant)] // one per node, never moved around in bulk
 pub(crate) enum OpKind {
     Source(pb::SourceOp),
     /// An exec keeps the builder it came from, so that a variant of it can be made later.
@@ -135,10 +136,10 @@ impl State {
             }
             stack.push((node.clone(), true));
             for input in node.inputs.iter().rev() {
-                if let Some(n) = &input.node {
-                    if !seen.contains(&(Arc::as_ptr(n) as usize)) {
-                        stack.push((n.clone(), false));
-                    }
+                if let Some(n) = &input.node
+                    && !seen.contains(&(Arc::as_ptr(n) as usize))
+                {
+                    stack.push((n.clone(), false));
                 }
             }
         }

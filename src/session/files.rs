@@ -4,7 +4,7 @@ use bytes::Bytes;
 use tonic::Status;
 
 use crate::buildkit::attach::filesync::{MemoryTree, SyncEntry, SyncProvider, SyncRequest};
-use crate::core::runtime::SHIM_SOURCE_NAME;
+use crate::core::runtime::shim_source_name;
 use crate::shim::SHIM_BINARY;
 
 /// Serves the exec shim.
@@ -17,7 +17,7 @@ impl SessionFiles {
     pub fn new() -> Self {
         SessionFiles {
             shim: MemoryTree::new(
-                SHIM_SOURCE_NAME,
+                shim_source_name(),
                 vec![("shim", 0o755, Bytes::from_static(SHIM_BINARY))],
             ),
         }

@@ -70,8 +70,42 @@ async fn add_version(request: Request, next: Next) -> Response {
     response
 }
 
+/// Gives every error a `path` and `locations` list (clients such as the Python SDK require both),
+/// taking the path a resolver recorded when there is one.
+pub fn normalize_errors(response: &mut serde_json::Value) {
+    let Some(errors) = response.get_mut("errors").and_then(|e| e.as_array_mut()) else {
+        return;
+    };
+    for error in errors {
+        let Some(obj) = error.as_object_mut() else {
+            continue;
+        };
+        let recorded = obj
+            .get_mut("extensions")
+            .and_then(|x| x.as_object_mut())
+            .and_then(|x| x.remove(crate::api::resolve::PATH_EXTENSION));
+        if obj
+            .get("extensions")
+            .and_then(|x| x.as_object())
+            .is_some_and(|x| x.is_empty())
+        {
+            obj.remove("extensions");
+        }
+        if let Some(path) = recorded {
+            obj.insert("path".into(), path);
+        }
+        obj.entry("path").or_insert_with(|| serde_json::json!([]));
+        obj.entry("locations")
+            .or_insert_with(|| serde_json::json!([]));
+    }
+}
+
 fn json_response(response: async_graphql::Response) -> Response {
-    match serde_json::to_vec(&response) {
+    let value = serde_json::to_value(&response).map(|mut v| {
+        normalize_errors(&mut v);
+        v
+    });
+    match value.and_then(|v| serde_json::to_vec(&v)) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -48,8 +48,23 @@ fn run(args: &[OsString]) -> i32 {
     };
     let mut cmd = Command::new(program);
     cmd.args(rest);
-    for var in [ENV_NO_FAIL, ENV_REDIRECT_STDOUT, ENV_REDIRECT_STDERR, ENV_SCRUB] {
+    for var in [ENV_NO_FAIL, ENV_REDIRECT_STDOUT, ENV_REDIRECT_STDERR, ENV_SCRUB, ENV_USER] {
         cmd.env_remove(var);
+    }
+    if let Some(spec) = env::var(ENV_USER).ok().filter(|u| !u.is_empty()) {
+        match resolve_user(&spec) {
+            Ok((uid, gid)) => {
+                use std::os::unix::process::CommandExt;
+                // Dropping from root also clears supplementary groups.
+                cmd.uid(uid).gid(gid);
+            }
+            Err(msg) => {
+                let msg = format!("unable to find user {spec}: {msg}\n");
+                let _ = std::fs::write(meta.join(META_STDERR), &msg);
+                let _ = io::stderr().write_all(msg.as_bytes());
+                return 126;
+            }
+        }
     }
     cmd.stdin(match File::open(meta.join(META_STDIN)) {
         Ok(f) => Stdio::from(f),
@@ -98,6 +113,43 @@ fn run(args: &[OsString]) -> i32 {
         Ok(status) => status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
         Err(_) => 1,
     }
+}
+
+/// Looks `name` up in a colon-separated database (`/etc/passwd`, `/etc/group`): its fields.
+fn lookup(db: &str, name: &str) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(db).ok()?;
+    text.lines().map(|l| l.split(':').map(str::to_owned).collect::<Vec<_>>()).find(|f| f.first().map(String::as_str) == Some(name))
+}
+
+/// Resolves `user[:group]` (names or ids) against the container's own user databases.
+fn resolve_user(spec: &str) -> Result<(u32, u32), String> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let (uid, primary_gid) = match user.parse::<u32>() {
+        Ok(uid) => {
+            let gid = std::fs::read_to_string("/etc/passwd")
+                .ok()
+                .and_then(|t| t.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.get(2).and_then(|v| v.parse::<u32>().ok()) == Some(uid)).and_then(|f| f.get(3).and_then(|g| g.parse().ok())))
+                .unwrap_or(0);
+            (uid, gid)
+        }
+        Err(_) => {
+            let fields = lookup("/etc/passwd", user).ok_or_else(|| "no matching entries in passwd file".to_owned())?;
+            let uid = fields.get(2).and_then(|v| v.parse().ok()).ok_or_else(|| "malformed passwd entry".to_owned())?;
+            let gid = fields.get(3).and_then(|v| v.parse().ok()).unwrap_or(0);
+            (uid, gid)
+        }
+    };
+    let gid = match group {
+        None => primary_gid,
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => lookup("/etc/group", g).and_then(|f| f.get(2).and_then(|v| v.parse().ok())).ok_or_else(|| format!("no group {g} in group file"))?,
+        },
+    };
+    Ok((uid, gid))
 }
 
 /// Copies `from` to the live stream and to every sink, with secret values replaced by `***`.

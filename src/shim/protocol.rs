@@ -23,3 +23,5 @@ pub const ENV_REDIRECT_STDOUT: &str = "_DIRK_REDIRECT_STDOUT";
 pub const ENV_REDIRECT_STDERR: &str = "_DIRK_REDIRECT_STDERR";
 /// Names of environment variables whose values must never appear in recorded output.
 pub const ENV_SCRUB: &str = "_DIRK_SCRUB_ENV";
+/// The user (`user[:group]`, names or ids) the command runs as; the shim itself runs as root.
+pub const ENV_USER: &str = "_DIRK_USER";

@@ -226,6 +226,7 @@ impl FileSync for FileSyncService {
         request: Request<Streaming<Packet>>,
     ) -> Result<Response<Self::DiffCopyStream>, Status> {
         let sync = request_from(request.metadata());
+        tracing::debug!(dir = %sync.dir_name, include = ?sync.include, exclude = ?sync.exclude, "file sync requested");
         let provider = self.provider.clone();
         let entries = tokio::task::spawn_blocking(move || provider.entries(&sync))
             .await
@@ -243,6 +244,17 @@ impl FileSync for FileSyncService {
     ) -> Result<Response<Self::TarStreamStream>, Status> {
         Err(Status::unimplemented("dirk sends files with DiffCopy only"))
     }
+}
+
+/// A modification time derived from the content, so that the daemon (which skips files whose size and
+/// time it has seen) always notices when in-memory content changes between sessions.
+fn content_time(bytes: &[u8]) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    // A time within about 30 years after the epoch, in nanoseconds.
+    (u64::from_be_bytes(first) % (1u64 << 60)) as i64
 }
 
 /// A fixed, in-memory directory: used to serve dirk's own files (the exec shim).
@@ -263,6 +275,7 @@ impl MemoryTree {
                     path: path.to_owned(),
                     mode: mode & 0o7777,
                     size: bytes.len() as i64,
+                    mod_time: content_time(&bytes),
                     ..Default::default()
                 },
                 content: Some(Content::Bytes(bytes)),

@@ -1,0 +1,205 @@
+//! Test harness: runs the real `dirk session` against the real BuildKit daemon and talks to it over
+//! HTTP exactly as the SDKs do.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::Value;
+
+/// The busybox image the setup script pushes to the local registry.
+pub const BUSYBOX: &str = "127.0.0.1:5000/busybox:latest";
+/// An image with one static binary (`/bin/busybox`) and nothing else: no shell, no libc.
+pub const STATIC: &str = "127.0.0.1:5000/static:latest";
+
+/// Fails with a clear message when no daemon is reachable (tests never skip silently).
+pub fn require_daemon() {
+    let configured = [
+        "_EXPERIMENTAL_DAGGER_RUNNER_HOST",
+        "BUILDKIT_HOST",
+        "DOCKER_HOST",
+    ]
+    .iter()
+    .any(|v| std::env::var(v).is_ok());
+    assert!(
+        configured || std::path::Path::new("/var/run/docker.sock").exists(),
+        "no BuildKit daemon: run scripts/setup-engine.sh (or set BUILDKIT_HOST) before the e2e tests"
+    );
+}
+
+/// A running `dirk session`.
+pub struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub port: u16,
+    pub token: String,
+    pub line: String,
+}
+
+impl Session {
+    /// Starts a session with the test environment.
+    pub fn start() -> Session {
+        Self::start_with(&[], &[])
+    }
+
+    /// Starts a session with extra arguments and environment.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Session {
+        require_daemon();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dirk"));
+        cmd.arg("session")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning dirk session: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap_or_else(|e| panic!("reading the connect line: {e}"));
+        let parsed: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("connect line {line:?} is not JSON: {e}"));
+        let port = parsed["port"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no port in {line:?}")) as u16;
+        let token = parsed["session_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token in {line:?}"))
+            .to_owned();
+        let stdin = child.stdin.take();
+        Session {
+            child,
+            stdin,
+            port,
+            token,
+            line,
+        }
+    }
+
+    /// The URL of the API.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/query", self.port)
+    }
+
+    /// The Authorization header value.
+    pub fn auth(&self) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:", self.token))
+        )
+    }
+
+    /// Sends a query; returns the whole response document.
+    pub fn query(&self, query: &str) -> Value {
+        let response = ureq::post(&self.url())
+            .set("Authorization", &self.auth())
+            .timeout(Duration::from_secs(300))
+            .send_json(serde_json::json!({ "query": query }));
+        match response {
+            Ok(r) => r
+                .into_json()
+                .unwrap_or_else(|e| panic!("response is not JSON: {e}")),
+            Err(ureq::Error::Status(code, r)) => {
+                panic!("HTTP {code}: {}", r.into_string().unwrap_or_default())
+            }
+            Err(e) => panic!("request failed: {e}"),
+        }
+    }
+
+    /// Sends a query that must succeed; returns `data`.
+    pub fn data(&self, query: &str) -> Value {
+        let v = self.query(query);
+        assert!(
+            v.get("errors")
+                .is_none_or(|e| e.as_array().is_none_or(|a| a.is_empty())),
+            "query failed: {v}\nquery: {query}"
+        );
+        v["data"].clone()
+    }
+
+    /// Sends a query that must fail; returns its first error.
+    pub fn error(&self, query: &str) -> Value {
+        let v = self.query(query);
+        v["errors"]
+            .get(0)
+            .cloned()
+            .unwrap_or_else(|| panic!("expected an error, got {v}\nquery: {query}"))
+    }
+
+    /// Closes stdin (the SDKs' way of ending a session) and waits for the exit status.
+    pub fn close(mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        wait_with_timeout(&mut self.child, Duration::from_secs(30))
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the child to exit.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        wait_with_timeout(&mut self.child, Duration::from_secs(30))
+    }
+}
+
+/// Waits for a child, killing it (and failing) after `timeout`.
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("process did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        if let Ok(None) = self.child.try_wait() {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(15) {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+        }
+    }
+}
+
+/// A GraphQL string literal.
+pub fn lit(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// A unique suffix for names that must not collide between test runs (cache keys).
+pub fn unique() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+            ^ (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0))
+    )
+}
+
+/// Writes to a child's stdin (used to hold it open in some tests).
+pub fn write_stdin(stdin: &mut ChildStdin, data: &[u8]) {
+    let _ = stdin.write_all(data);
+}

@@ -1,0 +1,394 @@
+//! Containers on real BuildKit, through `dirk session` over HTTP.
+
+mod common;
+
+use common::{BUSYBOX, STATIC, Session, lit, unique};
+use serde_json::json;
+
+fn from(image: &str) -> String {
+    format!("container {{ from(address: {}) ", lit(image))
+}
+
+#[test]
+fn exec_stdout_stderr_and_exit_code() {
+    let s = Session::start();
+    let d = s.data(&format!(
+        r#"{{ {} {{ withExec(args: ["sh", "-c", "echo out; echo err >&2"]) {{ stdout stderr exitCode }} }} }} }}"#,
+        from(BUSYBOX)
+    ));
+    let exec = &d["container"]["from"]["withExec"];
+    assert_eq!(exec["stdout"], "out\n");
+    assert_eq!(exec["stderr"], "err\n");
+    assert_eq!(exec["exitCode"], 0);
+}
+
+#[test]
+fn failing_exec_answers_exec_error_extensions() {
+    let s = Session::start();
+    let e = s.error(&format!(
+        r#"{{ {} {{ withExec(args: ["sh", "-c", "echo partial; echo boom >&2; exit 3"]) {{ stdout }} }} }} }}"#,
+        from(BUSYBOX)
+    ));
+    assert_eq!(
+        e["extensions"],
+        json!({"_type": "EXEC_ERROR", "cmd": ["sh", "-c", "echo partial; echo boom >&2; exit 3"], "exitCode": 3, "stdout": "partial\n", "stderr": "boom\n"})
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("exit code: 3"),
+        "{e}"
+    );
+    // sync reports the same failure; a missing command names the command.
+    let e = s.error(&format!(
+        r#"{{ {} {{ withExec(args: ["foobar"]) {{ sync }} }} }} }}"#,
+        from(BUSYBOX)
+    ));
+    assert_eq!(e["extensions"]["_type"], "EXEC_ERROR");
+    assert_eq!(e["extensions"]["exitCode"], 127);
+    assert!(
+        e["extensions"]["stderr"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("foobar"),
+        "{e}"
+    );
+    // An exec after the failing one does not hide it.
+    let e = s.error(&format!(r#"{{ {} {{ withExec(args: ["false"]) {{ withExec(args: ["echo", "after"]) {{ stdout }} }} }} }} }}"#, from(BUSYBOX)));
+    assert_eq!(e["extensions"]["cmd"], json!(["false"]));
+    assert_eq!(e["extensions"]["exitCode"], 1);
+}
+
+#[test]
+fn cached_exec_returns_the_same_output_without_running_again() {
+    let marker = unique();
+    let q = format!(
+        r#"{{ {} {{ withExec(args: ["sh", "-c", "echo {marker}; cat /proc/sys/kernel/random/uuid"]) {{ stdout }} }} }} }}"#,
+        from(BUSYBOX)
+    );
+    let first = Session::start().data(&q)["container"]["from"]["withExec"]["stdout"].clone();
+    let again = Session::start().data(&q)["container"]["from"]["withExec"]["stdout"].clone();
+    assert!(
+        first
+            .as_str()
+            .is_some_and(|s| s.starts_with(&marker) && s.lines().count() == 2),
+        "{first}"
+    );
+    assert_eq!(
+        first, again,
+        "a random value changed: the exec ran again instead of coming from the cache"
+    );
+}
+
+#[test]
+fn exec_works_in_an_image_without_shell_or_libc() {
+    let s = Session::start();
+    let d = s.data(&format!(
+        r#"{{ {} {{ withExec(args: ["/bin/busybox", "echo", "static"]) {{ stdout }} }} }} }}"#,
+        from(STATIC)
+    ));
+    assert_eq!(d["container"]["from"]["withExec"]["stdout"], "static\n");
+    let e = s.error(&format!(r#"{{ {} {{ withExec(args: ["/bin/busybox", "ls", "/lib", "/bin/sh"]) {{ exitCode }} }} }} }}"#, from(STATIC)));
+    assert_eq!(
+        e["extensions"]["exitCode"], 1,
+        "the static image must have neither /lib nor /bin/sh: {e}"
+    );
+}
+
+#[test]
+fn environment_variables() {
+    let s = Session::start();
+    let d = s.data(&format!(
+        r#"{{ {} {{ withEnvVariable(name: "FOO", value: "bar") {{
+            withEnvVariable(name: "X", value: "$FOO-x", expand: true) {{
+              envVariable(name: "X")
+              withoutEnvVariable(name: "FOO") {{ envVariables {{ name value }} foo: envVariable(name: "FOO")
+                withExec(args: ["sh", "-c", "echo -n $X:$FOO"]) {{ stdout }} }}
+            }} }} }} }} }}"#,
+        from(BUSYBOX)
+    ));
+    let c = &d["container"]["from"]["withEnvVariable"]["withEnvVariable"];
+    assert_eq!(c["envVariable"], "bar-x");
+    let w = &c["withoutEnvVariable"];
+    assert_eq!(w["foo"], serde_json::Value::Null);
+    assert_eq!(w["withExec"]["stdout"], "bar-x:");
+    let vars = w["envVariables"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        vars.first(),
+        Some(&json!({"name": "PATH", "value": "/usr/sbin:/usr/bin:/sbin:/bin"}))
+    );
+    assert!(vars.contains(&json!({"name": "X", "value": "bar-x"})));
+}
+
+#[test]
+fn workdir_user_entrypoint_and_default_args() {
+    let s = Session::start();
+    let d = s.data(&format!(
+        r#"{{ {} {{
+            withWorkdir(path: "/srv") {{ workdir withExec(args: ["pwd"]) {{ stdout }} }}
+            withUser(name: "nobody") {{ user withExec(args: ["id", "-u"]) {{ stdout }} }}
+            withEntrypoint(args: ["echo", "ep"]) {{ entrypoint
+              withExec(args: ["arg"]) {{ stdout }}
+              skip: withExec(args: ["echo", "plain"], skipEntrypoint: true) {{ stdout }}
+              withDefaultArgs(args: ["dflt"]) {{ defaultArgs stdout }} }}
+            defaultArgs
+          }} }} }}"#,
+        from(BUSYBOX)
+    ));
+    let c = &d["container"]["from"];
+    assert_eq!(c["withWorkdir"]["workdir"], "/srv");
+    assert_eq!(c["withWorkdir"]["withExec"]["stdout"], "/srv\n");
+    assert_eq!(c["withUser"]["user"], "nobody");
+    assert_eq!(c["withUser"]["withExec"]["stdout"], "65534\n");
+    let ep = &c["withEntrypoint"];
+    assert_eq!(ep["entrypoint"], json!(["echo", "ep"]));
+    assert_eq!(ep["withExec"]["stdout"], "ep arg\n");
+    assert_eq!(ep["skip"]["stdout"], "plain\n");
+    assert_eq!(ep["withDefaultArgs"]["defaultArgs"], json!(["dflt"]));
+    assert_eq!(
+        ep["withDefaultArgs"]["stdout"], "ep dflt\n",
+        "stdout with no exec runs entrypoint + default args"
+    );
+    assert_eq!(c["defaultArgs"], json!(["/bin/sh"]));
+}
+
+#[test]
+fn files_directories_and_rootfs() {
+    let s = Session::start();
+    let d = s.data(&format!(
+        r#"{{ {} {{ withNewFile(path: "/out/hello.txt", contents: "hi there", permissions: 384) {{
+            file(path: "/out/hello.txt") {{ contents size }}
+            directory(path: "/out") {{ entries }}
+            rootfs {{ entries }}
+            withExec(args: ["stat", "-c", "%a", "/out/hello.txt"]) {{ stdout }}
+            platform
+          }} }} }} }}"#,
+        from(BUSYBOX)
+    ));
+    let c = &d["container"]["from"]["withNewFile"];
+    assert_eq!(c["file"], json!({"contents": "hi there", "size": 8}));
+    assert_eq!(c["directory"]["entries"], json!(["hello.txt"]));
+    let root = c["rootfs"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        root.contains(&json!("bin")) && root.contains(&json!("out")),
+        "{root:?}"
+    );
+    assert_eq!(c["withExec"]["stdout"], "600\n");
+    assert_eq!(c["platform"], "linux/amd64");
+    let e = s.error(&format!(
+        r#"{{ {} {{ file(path: "/nope") {{ contents }} }} }} }}"#,
+        from(BUSYBOX)
+    ));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no such file or directory"),
+        "{e}"
+    );
+}
+
+#[test]
+fn mounted_directory_temp_and_cache() {
+    let s = Session::start();
+    let dir = s.data(r#"{ directory { withNewFile(path: "a.txt", contents: "a") { withNewFile(path: "b.txt", contents: "b") { id } } } }"#);
+    let dir_id = dir["directory"]["withNewFile"]["withNewFile"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let d = s.data(&format!(
+        r#"{{ {} {{ withMountedDirectory(path: "/mnt", source: {}) {{
+            mounts
+            withExec(args: ["sh", "-c", "ls /mnt; echo new > /mnt/c.txt"]) {{ stdout directory(path: "/mnt") {{ entries }} }}
+            withMountedTemp(path: "/scratch") {{ withExec(args: ["sh", "-c", "echo t > /scratch/t; cat /scratch/t; grep -c ' /scratch tmpfs' /proc/mounts"]) {{ stdout rootfs {{ entries }} }} mounts }}
+            withoutMount(path: "/mnt") {{ mounts }}
+          }} }} }} }}"#,
+        from(BUSYBOX),
+        lit(&dir_id)
+    ));
+    let c = &d["container"]["from"]["withMountedDirectory"];
+    assert_eq!(c["mounts"], json!(["/mnt"]));
+    assert_eq!(c["withExec"]["stdout"], "a.txt\nb.txt\n");
+    assert_eq!(
+        c["withExec"]["directory"]["entries"],
+        json!(["a.txt", "b.txt", "c.txt"]),
+        "writes to a mounted directory are kept"
+    );
+    assert_eq!(c["withMountedTemp"]["withExec"]["stdout"], "t\n1\n");
+    assert_eq!(c["withMountedTemp"]["mounts"], json!(["/mnt", "/scratch"]));
+    assert_eq!(c["withoutMount"]["mounts"], json!([]));
+
+    // A cache volume accumulates across execs (and the key is unique to this run).
+    let key = format!("cache-{}", unique());
+    let cache = s.data(&format!(
+        r#"{{ cacheVolume(key: {}) {{ id }} }}"#,
+        lit(&key)
+    ))["cacheVolume"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut last = String::new();
+    for i in 0..3 {
+        let d = s.data(&format!(
+            r#"{{ {} {{ withMountedCache(path: "/cache", cache: {}, sharing: LOCKED) {{ withExec(args: ["sh", "-c", "echo {i} >> /cache/lines; cat /cache/lines"]) {{ stdout }} }} }} }} }}"#,
+            from(BUSYBOX),
+            lit(&cache)
+        ));
+        last = d["container"]["from"]["withMountedCache"]["withExec"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+    }
+    assert_eq!(last, "0\n1\n2\n");
+}
+
+#[test]
+fn ids_round_trip_and_bad_ids_are_clear_errors() {
+    let s = Session::start();
+    let q = format!(
+        r#"{{ {} {{ withEnvVariable(name: "A", value: "1") {{ id }} }} }} }}"#,
+        from(BUSYBOX)
+    );
+    let id = s.data(&q)["container"]["from"]["withEnvVariable"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        s.data(&q)["container"]["from"]["withEnvVariable"]["id"],
+        id.as_str(),
+        "the same object has the same ID"
+    );
+    assert!(id.len() < 64, "IDs are compact: {id}");
+    let d = s.data(&format!(r#"{{ container(id: {}) {{ envVariable(name: "A") withExec(args: ["sh", "-c", "echo $A"]) {{ stdout }} }} }}"#, lit(&id)));
+    assert_eq!(d["container"]["withExec"]["stdout"], "1\n");
+
+    let forged = format!("ctr.{}", "B".repeat(43));
+    let e = s.error(&format!(
+        r#"{{ container(id: {}) {{ id }} }}"#,
+        lit(&forged)
+    ));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("this session did not issue it"),
+        "{e}"
+    );
+    let e = s.error(r#"{ container(id: "not-an-id") { id } }"#);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not an ID issued by dirk"),
+        "{e}"
+    );
+    let dir = s.data(r#"{ directory { id } }"#)["directory"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let e = s.error(&format!(r#"{{ container(id: {}) {{ id }} }}"#, lit(&dir)));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("it is a DirectoryID, not a ContainerID"),
+        "{e}"
+    );
+    // IDs from another session are refused.
+    let other = Session::start();
+    let e = other.error(&format!(r#"{{ container(id: {}) {{ id }} }}"#, lit(&id)));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("this session did not issue it"),
+        "{e}"
+    );
+}
+
+#[test]
+fn deep_chains_and_aliases() {
+    let s = Session::start();
+    let depth = 60;
+    let mut q = String::from("{ container { from(address: \"127.0.0.1:5000/busybox:latest\") { ");
+    for i in 0..depth {
+        q.push_str(&format!(
+            "withExec(args: [\"sh\", \"-c\", \"echo {i} > /n\"]) {{ "
+        ));
+    }
+    q.push_str("first: file(path: \"/n\") { contents } second: withExec(args: [\"cat\", \"/n\"]) { stdout }");
+    q.push_str(&" }".repeat(depth + 3));
+    let v = s.data(&q);
+    let mut node = &v["container"]["from"];
+    for _ in 0..depth {
+        node = &node["withExec"];
+    }
+    assert_eq!(node["first"]["contents"], format!("{}\n", depth - 1));
+    assert_eq!(node["second"]["stdout"], format!("{}\n", depth - 1));
+}
+
+#[test]
+fn concurrent_identical_pipelines_run_once() {
+    let key = format!("once-{}", unique());
+    let s = Session::start();
+    let cache = s.data(&format!(
+        r#"{{ cacheVolume(key: {}) {{ id }} }}"#,
+        lit(&key)
+    ))["cacheVolume"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let q = format!(
+        r#"{{ {} {{ withMountedCache(path: "/c", cache: {}) {{ withExec(args: ["sh", "-c", "echo run >> /c/log; sleep 1; wc -l < /c/log"]) {{ stdout }} }} }} }} }}"#,
+        from(BUSYBOX),
+        lit(&cache)
+    );
+    let outputs: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    s.data(&q)["container"]["from"]["withMountedCache"]["withExec"]["stdout"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    assert!(
+        outputs.iter().all(|o| o == "1"),
+        "every client sees the one run: {outputs:?}"
+    );
+}
+
+#[test]
+fn labels_and_image_ref() {
+    let s = Session::start();
+    let d = s.data(&format!(
+        r#"{{ {} {{ imageRef withLabel(name: "a", value: "1") {{ withLabel(name: "b", value: "2") {{ labels {{ name value }} label(name: "a") withoutLabel(name: "a") {{ labels {{ name }} }} }} }} }} }} }}"#,
+        from(BUSYBOX)
+    ));
+    let c = &d["container"]["from"];
+    assert!(
+        c["imageRef"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("127.0.0.1:5000/busybox:latest")),
+        "{c}"
+    );
+    let l = &c["withLabel"]["withLabel"];
+    assert_eq!(
+        l["labels"],
+        json!([{"name": "a", "value": "1"}, {"name": "b", "value": "2"}])
+    );
+    assert_eq!(l["label"], "1");
+    assert_eq!(l["withoutLabel"]["labels"], json!([{"name": "b"}]));
+}

@@ -1,0 +1,176 @@
+//! Directories and files on real BuildKit, through `dirk session` over HTTP.
+
+mod common;
+
+use common::{Session, lit};
+use serde_json::json;
+
+#[test]
+fn build_and_read_a_directory() {
+    let s = Session::start();
+    let d = s.data(
+        r##"{ directory {
+            withNewFile(path: "hello.txt", contents: "hello") { withNewFile(path: "sub/deep/x.sh", contents: "#!/bin/sh", permissions: 493) {
+              withNewDirectory(path: "empty") {
+                entries
+                sub: entries(path: "sub/deep")
+                directory(path: "sub") { entries file(path: "deep/x.sh") { contents size } }
+                file(path: "hello.txt") { contents }
+                withoutFile(path: "hello.txt") { entries }
+                withoutDirectory(path: "sub") { entries }
+              } } } } }"##,
+    );
+    let dir = &d["directory"]["withNewFile"]["withNewFile"]["withNewDirectory"];
+    assert_eq!(dir["entries"], json!(["empty", "hello.txt", "sub"]));
+    assert_eq!(dir["sub"], json!(["x.sh"]));
+    assert_eq!(dir["directory"]["entries"], json!(["deep"]));
+    assert_eq!(
+        dir["directory"]["file"],
+        json!({"contents": "#!/bin/sh", "size": 9})
+    );
+    assert_eq!(dir["file"]["contents"], "hello");
+    assert_eq!(dir["withoutFile"]["entries"], json!(["empty", "sub"]));
+    assert_eq!(
+        dir["withoutDirectory"]["entries"],
+        json!(["empty", "hello.txt"])
+    );
+    assert_eq!(
+        s.data("{ directory { entries } }")["directory"]["entries"],
+        json!([])
+    );
+}
+
+#[test]
+fn copy_directories_and_files_between_trees() {
+    let s = Session::start();
+    let src = s.data(r#"{ directory { withNewFile(path: "a/1.txt", contents: "1") { withNewFile(path: "a/2.log", contents: "2") { id file(path: "a/1.txt") { id } } } } }"#);
+    let src_dir = src["directory"]["withNewFile"]["withNewFile"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let src_file = src["directory"]["withNewFile"]["withNewFile"]["file"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let filtered = s.query(&format!(
+        r#"{{ directory {{ withDirectory(path: "copy", directory: {}, include: ["**/*.txt"]) {{ entries(path: "copy/a") }} }} }}"#,
+        lit(&src_dir)
+    ));
+    match filtered["errors"].get(0) {
+        // Daemons without the capability (BuildKit v0.8) must say so instead of copying everything.
+        Some(e) => assert!(
+            e["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("file.copy.includeexcludepatterns"),
+            "{e}"
+        ),
+        None => assert_eq!(
+            filtered["data"]["directory"]["withDirectory"]["entries"],
+            json!(["1.txt"])
+        ),
+    }
+    let d = s.data(&format!(
+        r#"{{ directory {{
+            withDirectory(path: "copy", directory: {dir}) {{ entries(path: "copy/a") }}
+            withFile(path: "f/one.txt", source: {file}, permissions: 384) {{ file(path: "f/one.txt") {{ contents }} }}
+          }} }}"#,
+        dir = lit(&src_dir),
+        file = lit(&src_file)
+    ));
+    assert_eq!(
+        d["directory"]["withDirectory"]["entries"],
+        json!(["1.txt", "2.log"])
+    );
+    assert_eq!(d["directory"]["withFile"]["file"]["contents"], "1");
+    let f = s.data(&format!(
+        r#"{{ file(id: {}) {{ contents size sync }} }}"#,
+        lit(&src_file)
+    ));
+    assert_eq!(f["file"]["contents"], "1");
+    assert_eq!(f["file"]["size"], 1);
+    assert_eq!(f["file"]["sync"], src_file.as_str());
+}
+
+#[test]
+fn sync_reports_missing_paths() {
+    let s = Session::start();
+    let e = s.error(r#"{ directory { withNewFile(path: "x", contents: "") { directory(path: "foobar") { sync } } } }"#);
+    let msg = e["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("no such file or directory") && msg.contains("foobar"),
+        "{e}"
+    );
+    let e = s.error(r#"{ directory { withNewFile(path: "x", contents: "") { file(path: "missing.txt") { contents } } } }"#);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("missing.txt"),
+        "{e}"
+    );
+    let ok = s.data(r#"{ directory { withNewFile(path: "x", contents: "") { sync } } }"#);
+    assert!(
+        ok["directory"]["withNewFile"]["sync"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("dir."))
+    );
+}
+
+#[test]
+fn large_file_contents_are_read_in_chunks() {
+    let s = Session::start();
+    let d = s.data(
+        r#"{ container { from(address: "127.0.0.1:5000/busybox:latest") {
+            withExec(args: ["sh", "-c", "head -c 10485760 /dev/zero | tr '\\0' 'a' > /big"]) { file(path: "/big") { size contents } } } } }"#,
+    );
+    let f = &d["container"]["from"]["withExec"]["file"];
+    assert_eq!(f["size"], 10 * 1024 * 1024);
+    let contents = f["contents"].as_str().unwrap_or_default();
+    assert_eq!(contents.len(), 10 * 1024 * 1024);
+    assert!(contents.bytes().all(|b| b == b'a'));
+}
+
+#[test]
+fn bad_arguments_name_the_field_and_value() {
+    let s = Session::start();
+    let e = s.error(r#"{ directory { withNewFile(path: "", contents: "x") { id } } }"#);
+    assert_eq!(
+        e["message"],
+        "Directory.withNewFile: invalid path \"\": the path is empty"
+    );
+    let e = s.error(
+        r#"{ directory { withNewFile(path: "a", contents: "x", permissions: 99999) { id } } }"#,
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("argument permissions \"99999\""),
+        "{e}"
+    );
+    let e = s.error(r#"{ container(platform: "linux//x") { id } }"#);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Query.container: invalid platform \"linux//x\""),
+        "{e}"
+    );
+    let e = s.error(r#"{ container { from(address: "Not A Ref") { id } } }"#);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid image reference \"Not A Ref\""),
+        "{e}"
+    );
+    let e = s.error(r#"{ cacheVolume(key: "") { id } }"#);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cache volume key cannot be empty"),
+        "{e}"
+    );
+}

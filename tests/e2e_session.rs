@@ -1,0 +1,174 @@
+//! The `dirk session` process and its HTTP front: what the SDKs rely on.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Session;
+
+#[test]
+fn prints_exactly_one_json_line_with_port_and_token() {
+    let s = Session::start_with(
+        &[
+            "--label",
+            "dagger.io/sdk.name:python",
+            "--label",
+            "dagger.io/sdk.version:0.6.4",
+            "--workdir",
+            "/tmp",
+            "--project",
+            "/tmp",
+        ],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_str(&s.line).unwrap_or_default();
+    let keys: Vec<&String> = v
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, vec!["port", "session_token"]);
+    assert!(s.line.ends_with('\n') && s.line.matches('\n').count() == 1);
+    assert!(s.token.len() >= 32);
+    let status = s.close();
+    assert!(status.success(), "exit status on stdin EOF: {status:?}");
+}
+
+#[test]
+fn exits_zero_on_sigterm_and_sigint() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let s = Session::start();
+        // SAFETY: kill(2) on the pid of a child we spawned and still own.
+        let rc = unsafe { libc::kill(s.pid() as i32, signal) };
+        assert_eq!(rc, 0);
+        let status = s.wait();
+        assert!(status.success(), "signal {signal}: {status:?}");
+    }
+}
+
+#[test]
+fn token_is_required_and_checked() {
+    let s = Session::start();
+    let unauth =
+        ureq::post(&s.url()).send_json(serde_json::json!({"query": "{ defaultPlatform }"}));
+    match unauth {
+        Err(ureq::Error::Status(401, r)) => assert!(
+            r.header("WWW-Authenticate")
+                .is_some_and(|h| h.starts_with("Basic"))
+        ),
+        other => panic!("expected 401, got {other:?}"),
+    }
+    let wrong = ureq::post(&s.url())
+        .set("Authorization", "Basic d3Jvbmc6")
+        .send_json(serde_json::json!({"query": "{ defaultPlatform }"}));
+    assert!(matches!(wrong, Err(ureq::Error::Status(401, _))));
+    let ok = ureq::get(&s.url())
+        .query("query", "{ defaultPlatform }")
+        .set("Authorization", &s.auth())
+        .call();
+    let ok = ok.unwrap_or_else(|e| panic!("GET failed: {e}"));
+    assert!(
+        ok.header("x-dagger-engine")
+            .is_some_and(|v| v.starts_with("dirk/"))
+    );
+    let body: serde_json::Value = ok.into_json().unwrap_or_default();
+    assert_eq!(body["data"]["defaultPlatform"], "linux/amd64");
+}
+
+#[test]
+fn listens_on_loopback_only() {
+    let s = Session::start();
+    let port = s.port;
+    let non_loopback = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|u| u.connect("10.255.255.1:9").map(|_| u))
+        .and_then(|u| u.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_loopback());
+    if let Some(ip) = non_loopback {
+        let r = std::net::TcpStream::connect_timeout(
+            &std::net::SocketAddr::new(ip, port),
+            Duration::from_secs(2),
+        );
+        assert!(r.is_err(), "the session answered on {ip}:{port}");
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+}
+
+fn session_error(env: &[(&str, &str)]) -> (String, Duration, Option<i32>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dirk"));
+    cmd.arg("session")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for v in [
+        "_EXPERIMENTAL_DAGGER_RUNNER_HOST",
+        "BUILDKIT_HOST",
+        "DOCKER_HOST",
+    ] {
+        cmd.env_remove(v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let start = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn: {e}"));
+    let status = common::wait_with_timeout(&mut child, Duration::from_secs(20));
+    let elapsed = start.elapsed();
+    let mut stderr = String::new();
+    if let Some(e) = child.stderr.take() {
+        for line in BufReader::new(e).lines().map_while(Result::ok) {
+            stderr.push_str(&line);
+            stderr.push('\n');
+        }
+    }
+    let mut stdout = String::new();
+    if let Some(o) = child.stdout.take() {
+        let _ = BufReader::new(o).read_line(&mut stdout);
+    }
+    assert!(
+        stdout.is_empty(),
+        "nothing on stdout when the session cannot start: {stdout:?}"
+    );
+    (stderr, elapsed, status.code())
+}
+
+#[test]
+fn malformed_runner_address_is_a_one_line_error() {
+    let (stderr, _, code) = session_error(&[("BUILDKIT_HOST", "nonsense")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("BUILDKIT_HOST=\"nonsense\""), "{stderr}");
+    let (stderr, _, code) = session_error(&[("_EXPERIMENTAL_DAGGER_RUNNER_HOST", "ftp://x")]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("_EXPERIMENTAL_DAGGER_RUNNER_HOST=\"ftp://x\"")
+            && stderr.contains("unsupported scheme"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unreachable_daemon_is_named_within_ten_seconds() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sock = dir.path().join("none.sock");
+    let (stderr, elapsed, code) =
+        session_error(&[("BUILDKIT_HOST", &format!("unix://{}", sock.display()))]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains(&sock.display().to_string()), "{stderr}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    // A TCP port where nothing listens.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(1);
+    let (stderr, elapsed, code) =
+        session_error(&[("BUILDKIT_HOST", &format!("tcp://127.0.0.1:{free}"))]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(&format!("tcp://127.0.0.1:{free}")),
+        "{stderr}"
+    );
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+}
