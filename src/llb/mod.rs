@@ -9,7 +9,7 @@
 mod exec;
 mod file;
 mod marshal;
-mod node;
+pub(crate) mod node;
 mod platform;
 mod source;
 
@@ -22,3 +22,6 @@ pub use source::{ImageSource, LocalSource};
 
 /// The BuildKit protocol types this builder emits.
 pub use bollard_buildkit_proto::pb;
+
+#[cfg(test)]
+mod tests;
