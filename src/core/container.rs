@@ -1,7 +1,7 @@
 //! Containers: a root filesystem, its runtime configuration, mounts, and the output of the last exec.
 
 use super::cache::CacheVolume;
-use super::directory::{Directory, copy_file};
+use super::directory::{Directory, copy_file, new_file_actions};
 use super::error::{CoreError, CoreResult};
 use super::file::File;
 use super::image::{ImageConfig, ImageRef};
@@ -244,22 +244,7 @@ impl Container {
     ) -> CoreResult<Container> {
         let target = self.path("path", path)?;
         let owner = owner.map(parse_owner).transpose()?;
-        let mut actions = Vec::new();
-        let parent = paths::parent(&target);
-        if parent != "/" {
-            actions.push(FileAction::Mkdir {
-                path: parent,
-                mode: 0o755,
-                parents: true,
-                owner: None,
-            });
-        }
-        actions.push(FileAction::Mkfile {
-            path: target.clone(),
-            mode: permissions.unwrap_or(0o644),
-            data: contents.as_bytes().to_vec(),
-            owner,
-        });
+        let actions = new_file_actions(&target, contents, permissions, owner);
         Ok(self.write_at(&target, actions, format!("write {target}")))
     }
 

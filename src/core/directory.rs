@@ -77,22 +77,7 @@ impl Directory {
     ) -> CoreResult<Directory> {
         paths::check("path", path)?;
         let target = self.at(path);
-        let mut actions = Vec::new();
-        let parent = paths::parent(&target);
-        if parent != "/" {
-            actions.push(FileAction::Mkdir {
-                path: parent,
-                mode: DIR_MODE,
-                parents: true,
-                owner: None,
-            });
-        }
-        actions.push(FileAction::Mkfile {
-            path: target.clone(),
-            mode: permissions.unwrap_or(0o644),
-            data: contents.as_bytes().to_vec(),
-            owner: None,
-        });
+        let actions = new_file_actions(&target, contents, permissions, None);
         Ok(self.apply(actions, format!("write {target}")))
     }
 
@@ -252,6 +237,32 @@ impl Directory {
         }
         Ok(())
     }
+}
+
+/// Actions that write `contents` to `target`, creating its parent directories first.
+pub(crate) fn new_file_actions(
+    target: &str,
+    contents: &str,
+    permissions: Option<u32>,
+    owner: Option<crate::llb::Chown>,
+) -> Vec<FileAction> {
+    let mut actions = Vec::new();
+    let parent = paths::parent(target);
+    if parent != "/" {
+        actions.push(FileAction::Mkdir {
+            path: parent,
+            mode: DIR_MODE,
+            parents: true,
+            owner: None,
+        });
+    }
+    actions.push(FileAction::Mkfile {
+        path: target.to_owned(),
+        mode: permissions.unwrap_or(0o644),
+        data: contents.as_bytes().to_vec(),
+        owner,
+    });
+    actions
 }
 
 /// A copy of one file to `target`.

@@ -42,8 +42,11 @@ impl File {
             .map_err(|e| CoreError::engine(format!("evaluating file {}", self.path), e))
     }
 
-    /// The file's size in bytes.
-    pub async fn size(&self, rt: &Runtime) -> CoreResult<i64> {
+    /// Solves the file's state and stats the file, which must not be a directory.
+    async fn solved_stat(
+        &self,
+        rt: &Runtime,
+    ) -> CoreResult<(crate::core::SolvedRef, crate::core::FileStat)> {
         let result = self.solved(rt).await?;
         let stat = rt
             .engine()
@@ -57,7 +60,12 @@ impl File {
                 "it is a directory",
             ));
         }
-        Ok(stat.size)
+        Ok((result, stat))
+    }
+
+    /// The file's size in bytes.
+    pub async fn size(&self, rt: &Runtime) -> CoreResult<i64> {
+        Ok(self.solved_stat(rt).await?.1.size)
     }
 
     /// The file's contents (invalid UTF-8 is replaced).
@@ -71,19 +79,7 @@ impl File {
 
     /// The file's bytes, read in chunks.
     pub async fn bytes(&self, rt: &Runtime) -> CoreResult<Vec<u8>> {
-        let result = self.solved(rt).await?;
-        let stat = rt
-            .engine()
-            .stat(&result, &self.path)
-            .await
-            .map_err(|e| CoreError::engine("file", e))?;
-        if stat.is_dir() {
-            return Err(CoreError::invalid(
-                "file",
-                self.path.clone(),
-                "it is a directory",
-            ));
-        }
+        let (result, stat) = self.solved_stat(rt).await?;
         let size = u64::try_from(stat.size).unwrap_or(0);
         let mut out = Vec::with_capacity(size as usize);
         while (out.len() as u64) < size || size == 0 {
