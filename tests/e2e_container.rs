@@ -195,11 +195,10 @@ fn files_directories_and_rootfs() {
 #[test]
 fn mounted_directory_temp_and_cache() {
     let s = Session::start();
-    let dir = s.data(r#"{ directory { withNewFile(path: "a.txt", contents: "a") { withNewFile(path: "b.txt", contents: "b") { id } } } }"#);
-    let dir_id = dir["directory"]["withNewFile"]["withNewFile"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let dir_id = s.string_at(
+        r#"{ directory { withNewFile(path: "a.txt", contents: "a") { withNewFile(path: "b.txt", contents: "b") { id } } } }"#,
+        &["directory", "withNewFile", "withNewFile", "id"],
+    );
     let d = s.data(&format!(
         r#"{{ {} {{ withMountedDirectory(path: "/mnt", source: {}) {{
             mounts
@@ -224,13 +223,10 @@ fn mounted_directory_temp_and_cache() {
 
     // A cache volume accumulates across execs (and the key is unique to this run).
     let key = format!("cache-{}", unique());
-    let cache = s.data(&format!(
-        r#"{{ cacheVolume(key: {}) {{ id }} }}"#,
-        lit(&key)
-    ))["cacheVolume"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let cache = s.string_at(
+        &format!(r#"{{ cacheVolume(key: {}) {{ id }} }}"#, lit(&key)),
+        &["cacheVolume", "id"],
+    );
     let mut last = String::new();
     for i in 0..3 {
         let d = s.data(&format!(
@@ -253,10 +249,7 @@ fn ids_round_trip_and_bad_ids_are_clear_errors() {
         r#"{{ {} {{ withEnvVariable(name: "A", value: "1") {{ id }} }} }} }}"#,
         from(BUSYBOX)
     );
-    let id = s.data(&q)["container"]["from"]["withEnvVariable"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let id = s.string_at(&q, &["container", "from", "withEnvVariable", "id"]);
     assert_eq!(
         s.data(&q)["container"]["from"]["withEnvVariable"]["id"],
         id.as_str(),
@@ -286,10 +279,7 @@ fn ids_round_trip_and_bad_ids_are_clear_errors() {
             .contains("not an ID issued by dirk"),
         "{e}"
     );
-    let dir = s.data(r#"{ directory { id } }"#)["directory"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let dir = s.string_at(r#"{ directory { id } }"#, &["directory", "id"]);
     let e = s.error(&format!(r#"{{ container(id: {}) {{ id }} }}"#, lit(&dir)));
     assert!(
         e["message"]
@@ -335,13 +325,10 @@ fn deep_chains_and_aliases() {
 fn concurrent_identical_pipelines_run_once() {
     let key = format!("once-{}", unique());
     let s = Session::start();
-    let cache = s.data(&format!(
-        r#"{{ cacheVolume(key: {}) {{ id }} }}"#,
-        lit(&key)
-    ))["cacheVolume"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let cache = s.string_at(
+        &format!(r#"{{ cacheVolume(key: {}) {{ id }} }}"#, lit(&key)),
+        &["cacheVolume", "id"],
+    );
     let q = format!(
         r#"{{ {} {{ withMountedCache(path: "/c", cache: {}) {{ withExec(args: ["sh", "-c", "echo run >> /c/log; sleep 1; wc -l < /c/log"]) {{ stdout }} }} }} }} }}"#,
         from(BUSYBOX),

@@ -317,7 +317,7 @@ impl Container {
         let target = self.path("path", path)?;
         let source = match owner {
             None => source.clone(),
-            Some(owner) => chowned_copy(source, parse_owner(owner)?),
+            Some(owner) => copy_to_root(source, Some(parse_owner(owner)?)),
         };
         Ok(self.replace_mount(
             target,
@@ -339,7 +339,7 @@ impl Container {
     ) -> CoreResult<Container> {
         let target = self.path("path", path)?;
         let seed = match (seed, owner) {
-            (Some(s), Some(o)) => Some(chowned_copy(s, parse_owner(o)?)),
+            (Some(s), Some(o)) => Some(copy_to_root(s, Some(parse_owner(o)?))),
             (Some(s), None) => Some(s.clone()),
             (None, Some(o)) => {
                 let empty = Directory::empty(self.platform.clone());
@@ -405,21 +405,7 @@ impl Container {
         next.rootfs = if dir.dir == "/" {
             dir.state.clone()
         } else {
-            State::scratch().file(
-                vec![FileAction::Copy {
-                    from: dir.state.clone(),
-                    src: dir.dir.clone(),
-                    dest: "/".into(),
-                    contents_only: true,
-                    create_parents: true,
-                    owner: None,
-                    mode: None,
-                    include: vec![],
-                    exclude: vec![],
-                }],
-                Some(&self.platform),
-                None,
-            )
+            copy_to_root(dir, None).state
         };
         next
     }
@@ -467,21 +453,22 @@ impl Container {
     }
 }
 
-/// `source` copied with every file owned by `owner`.
-fn chowned_copy(source: &Directory, owner: Chown) -> Directory {
+/// The contents of `source` copied to the root of an empty filesystem, owned by `owner` when given.
+fn copy_to_root(source: &Directory, owner: Option<Chown>) -> Directory {
+    let description = owner.as_ref().map(|_| "chown".to_owned());
     let copy = FileAction::Copy {
         from: source.state.clone(),
         src: source.dir.clone(),
         dest: "/".into(),
         contents_only: true,
         create_parents: true,
-        owner: Some(owner),
+        owner,
         mode: None,
         include: vec![],
         exclude: vec![],
     };
     Directory {
-        state: State::scratch().file(vec![copy], Some(&source.platform), Some("chown".into())),
+        state: State::scratch().file(vec![copy], Some(&source.platform), description),
         dir: "/".into(),
         platform: source.platform.clone(),
     }

@@ -2,7 +2,7 @@
 //! HTTP exactly as the SDKs do.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -124,6 +124,16 @@ impl Session {
         v["data"].clone()
     }
 
+    /// Sends a query that must succeed and returns the string at `path` in its data (an ID, usually).
+    pub fn string_at(&self, query: &str, path: &[&str]) -> String {
+        let data = self.data(query);
+        let value = path.iter().fold(&data, |v, key| &v[*key]);
+        value
+            .as_str()
+            .unwrap_or_else(|| panic!("no string at {path:?} in {data}"))
+            .to_owned()
+    }
+
     /// Sends a query that must fail; returns its first error.
     pub fn error(&self, query: &str) -> Value {
         let v = self.query(query);
@@ -188,18 +198,9 @@ pub fn lit(s: &str) -> String {
 
 /// A unique suffix for names that must not collide between test runs (cache keys).
 pub fn unique() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-            ^ (std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0))
-    )
-}
-
-/// Writes to a child's stdin (used to hold it open in some tests).
-pub fn write_stdin(stdin: &mut ChildStdin, data: &[u8]) {
-    let _ = stdin.write_all(data);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
 }
