@@ -302,15 +302,23 @@ fn ids_round_trip_and_bad_ids_are_clear_errors() {
 
 #[test]
 fn deep_chains_and_aliases() {
+    // 200 stacked execs: deeper than GraphQL parsers allow by default and deeper than Docker's
+    // layer store mounts, so the session must both parse the chain and flatten its layers
+    // (keeping ownership and modes).
     let s = Session::start();
-    let depth = 60;
+    let depth = 200;
     let mut q = String::from("{ container { from(address: \"127.0.0.1:5000/busybox:latest\") { ");
     for i in 0..depth {
+        let setup = if i == 0 {
+            "; chown 1234:5678 /n; chmod 640 /n"
+        } else {
+            ""
+        };
         q.push_str(&format!(
-            "withExec(args: [\"sh\", \"-c\", \"echo {i} > /n\"]) {{ "
+            "withExec(args: [\"sh\", \"-c\", \"echo {i} > /n{setup}\"]) {{ "
         ));
     }
-    q.push_str("first: file(path: \"/n\") { contents } second: withExec(args: [\"cat\", \"/n\"]) { stdout }");
+    q.push_str("first: file(path: \"/n\") { contents } second: withExec(args: [\"sh\", \"-c\", \"cat /n; stat -c '%u:%g %a' /n\"]) { stdout }");
     q.push_str(&" }".repeat(depth + 3));
     let v = s.data(&q);
     let mut node = &v["container"]["from"];
@@ -318,7 +326,10 @@ fn deep_chains_and_aliases() {
         node = &node["withExec"];
     }
     assert_eq!(node["first"]["contents"], format!("{}\n", depth - 1));
-    assert_eq!(node["second"]["stdout"], format!("{}\n", depth - 1));
+    assert_eq!(
+        node["second"]["stdout"],
+        format!("{}\n1234:5678 640\n", depth - 1)
+    );
 }
 
 #[test]

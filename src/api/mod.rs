@@ -3,6 +3,7 @@
 
 mod container;
 mod directory;
+pub mod document;
 pub mod error;
 pub mod ids;
 mod query;

@@ -26,6 +26,7 @@ pub fn main() -> i32 {
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(dirk::session::WORKER_STACK_BYTES)
         .build()
     {
         Ok(rt) => rt,

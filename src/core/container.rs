@@ -5,6 +5,7 @@ use super::directory::{Directory, copy_file, new_file_actions};
 use super::error::{CoreError, CoreResult};
 use super::file::File;
 use super::image::{ImageConfig, ImageRef};
+use super::layers;
 use super::paths;
 use super::runtime::Runtime;
 use crate::llb::{CacheSharing, Chown, FileAction, ImageSource, Platform, State};
@@ -282,12 +283,12 @@ impl Container {
                 .map(|a| rebase_action(a, &offset))
                 .collect();
             next.mounts[i].source = MountSource::Directory {
-                state: state.file(actions, Some(&self.platform), Some(what)),
+                state: layers::write_on(state, actions, &self.platform, what),
                 dir: dir.clone(),
             };
             return next;
         }
-        next.rootfs = self.rootfs.file(actions, Some(&self.platform), Some(what));
+        next.rootfs = layers::write_on(&self.rootfs, actions, &self.platform, what);
         next
     }
 
@@ -456,19 +457,14 @@ impl Container {
 /// The contents of `source` copied to the root of an empty filesystem, owned by `owner` when given.
 fn copy_to_root(source: &Directory, owner: Option<Chown>) -> Directory {
     let description = owner.as_ref().map(|_| "chown".to_owned());
-    let copy = FileAction::Copy {
-        from: source.state.clone(),
-        src: source.dir.clone(),
-        dest: "/".into(),
-        contents_only: true,
-        create_parents: true,
-        owner,
-        mode: None,
-        include: vec![],
-        exclude: vec![],
-    };
     Directory {
-        state: State::scratch().file(vec![copy], Some(&source.platform), description),
+        state: layers::copy_onto_scratch(
+            source.state.clone(),
+            &source.dir,
+            owner,
+            &source.platform,
+            description,
+        ),
         dir: "/".into(),
         platform: source.platform.clone(),
     }

@@ -2,6 +2,7 @@
 
 use super::error::{CoreError, CoreResult};
 use super::file::File;
+use super::layers;
 use super::paths;
 use super::runtime::Runtime;
 use crate::llb::{FileAction, Platform, State};
@@ -44,7 +45,7 @@ impl Directory {
 
     fn apply(&self, actions: Vec<FileAction>, what: String) -> Directory {
         Directory {
-            state: self.state.file(actions, Some(&self.platform), Some(what)),
+            state: layers::write_on(&self.state, actions, &self.platform, what),
             ..self.clone()
         }
     }

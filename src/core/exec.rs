@@ -4,6 +4,7 @@
 use super::container::{Container, MountSource};
 use super::engine::{EngineError, SolvedRef};
 use super::error::{CoreError, CoreResult, ExecError};
+use super::layers;
 use super::runtime::Runtime;
 use crate::llb::{Exec, FileAction, Mount, MountKind, State};
 use crate::shim;
@@ -81,9 +82,11 @@ impl Container {
         ];
         for m in &self.mounts {
             mounts.push(match &m.source {
-                MountSource::Directory { state, dir } => {
-                    Mount::bind(m.target.clone(), state.clone(), dir.trim_start_matches('/'))
-                }
+                MountSource::Directory { state, dir } => Mount::bind(
+                    m.target.clone(),
+                    layers::bounded(state.clone(), &self.platform),
+                    dir.trim_start_matches('/'),
+                ),
                 MountSource::Cache {
                     volume,
                     sharing,
@@ -118,7 +121,7 @@ impl Container {
             cwd: self.workdir().to_owned(),
             // The shim starts as root to record output, then runs the command as the container's user.
             user: String::new(),
-            rootfs: Some(self.rootfs.clone()),
+            rootfs: Some(layers::bounded(self.rootfs.clone(), &self.platform)),
             mounts,
             insecure: opts.insecure_root_capabilities,
             platform: Some(self.platform.clone()),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod exec;
 pub mod file;
 pub mod image;
+pub mod layers;
 pub mod paths;
 pub mod runtime;
 

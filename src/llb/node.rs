@@ -26,6 +26,8 @@ pub(crate) struct Node {
     pub(crate) platform: Option<pb::Platform>,
     pub(crate) description: BTreeMap<String, String>,
     pub(crate) ignore_cache: bool,
+    /// Filesystem layers this op stacks on top of a source (see [`State::stack_depth`]).
+    depth: u32,
     encoded: OnceLock<Encoded>,
 }
 
@@ -92,6 +94,14 @@ impl State {
         }
     }
 
+    /// How many filesystem layers this state's op stacks on a source, counted through the inputs
+    /// an op writes on: every mount of an exec, the base of a file op (not its copy sources).
+    /// Snapshotters mount each layer as one overlay lower directory and refuse stacks beyond a
+    /// limit (125 in Docker's layer store), so deep pipelines must flatten before reaching it.
+    pub fn stack_depth(&self) -> u32 {
+        self.node.as_ref().map_or(0, |n| n.depth)
+    }
+
     pub(crate) fn from_node(node: Node, output: u32) -> Self {
         State {
             node: Some(Arc::new(node)),
@@ -149,12 +159,14 @@ impl State {
 
 impl Node {
     pub(crate) fn new(kind: OpKind, inputs: Vec<State>, platform: Option<pb::Platform>) -> Self {
+        let depth = stacked_depth(&kind, &inputs);
         Node {
             kind,
             inputs,
             platform,
             description: BTreeMap::new(),
             ignore_cache: false,
+            depth,
             encoded: OnceLock::new(),
         }
     }
@@ -222,6 +234,22 @@ impl Node {
             ..Default::default()
         }
     }
+}
+
+/// The layer depth of a new op over `inputs` (see [`State::stack_depth`]).
+fn stacked_depth(kind: &OpKind, inputs: &[State]) -> u32 {
+    let under = match kind {
+        OpKind::Source(_) => return 0,
+        OpKind::Exec(..) => inputs.iter().map(State::stack_depth).max().unwrap_or(0),
+        // The first action writes on the op's base; later ones chain on earlier actions' outputs.
+        OpKind::File(f) => f
+            .actions
+            .first()
+            .and_then(|a| usize::try_from(a.input).ok())
+            .and_then(|i| inputs.get(i))
+            .map_or(0, State::stack_depth),
+    };
+    under.saturating_add(1)
 }
 
 impl Drop for Node {

@@ -16,6 +16,8 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
+use crate::api::document;
+
 /// Largest request body accepted (larger ones get 413).
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
@@ -165,9 +167,17 @@ fn request_from_pairs(pairs: Vec<(String, String)>) -> Result<async_graphql::Req
     Ok(request)
 }
 
+/// Parses the document with the session's own parser (see [`crate::api::document`]) and runs it.
+async fn execute(state: &AppState, request: async_graphql::Request) -> Response {
+    match document::prepare(request) {
+        Ok(request) => json_response(state.schema.execute(request).await),
+        Err(e) => json_response(async_graphql::Response::from_errors(vec![e.into()])),
+    }
+}
+
 async fn post_query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match parse_post(&headers, &body) {
-        Ok(request) => json_response(state.schema.execute(request).await),
+        Ok(request) => execute(&state, request).await,
         Err(message) => bad_request(message),
     }
 }
@@ -177,7 +187,7 @@ async fn get_query(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
     match request_from_pairs(pairs) {
-        Ok(request) => json_response(state.schema.execute(request).await),
+        Ok(request) => execute(&state, request).await,
         Err(message) => bad_request(message),
     }
 }

@@ -19,6 +19,11 @@ use crate::buildkit::session::SessionIdentity;
 use crate::buildkit::{BuildkitSession, ConnectError};
 use crate::core::Runtime;
 
+/// Stack size of the threads that serve a session. Pipelines arrive as one nested selection per
+/// chained call and are parsed, validated and executed recursively, so a 1,000-step chain needs
+/// far more than the default 2 MiB; the memory is reserved, not used, until a query nests deep.
+pub const WORKER_STACK_BYTES: usize = 64 << 20;
+
 /// How a session is set up.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {

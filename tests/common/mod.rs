@@ -103,9 +103,13 @@ impl Session {
             .timeout(Duration::from_secs(300))
             .send_json(serde_json::json!({ "query": query }));
         match response {
-            Ok(r) => r
-                .into_json()
-                .unwrap_or_else(|e| panic!("response is not JSON: {e}")),
+            Ok(r) => {
+                // Deep pipelines answer deeply nested JSON: lift serde_json's default limit.
+                let mut de = serde_json::Deserializer::from_reader(r.into_reader());
+                de.disable_recursion_limit();
+                serde::Deserialize::deserialize(&mut de)
+                    .unwrap_or_else(|e| panic!("response is not JSON: {e}"))
+            }
             Err(ureq::Error::Status(code, r)) => {
                 panic!("HTTP {code}: {}", r.into_string().unwrap_or_default())
             }

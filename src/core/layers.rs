@@ -1,0 +1,91 @@
+//! Layer stacks. Every exec or file op writes a new filesystem layer on top of its input, and the
+//! daemon's snapshotter mounts the whole stack as overlay lower directories, refusing stacks
+//! deeper than its limit (125 layers in Docker's layer store, image layers included). Long
+//! pipelines are therefore flattened, by copying the filesystem onto an empty one, before an op
+//! would stack past [`MAX_STACK_DEPTH`].
+
+use crate::llb::{Chown, FileAction, Platform, State};
+
+/// Layers a pipeline may stack on its source before it is flattened; leaves room for the
+/// image's own layers under the snapshotter's limit.
+pub const MAX_STACK_DEPTH: u32 = 90;
+
+/// `state` itself, or a flattened copy of it when one more layer would pass [`MAX_STACK_DEPTH`].
+pub fn bounded(state: State, platform: &Platform) -> State {
+    if state.stack_depth() < MAX_STACK_DEPTH {
+        return state;
+    }
+    copy_onto_scratch(state, "/", None, platform, Some("flatten layers".into()))
+}
+
+/// The contents of `src` in `from`, copied to the root of an empty filesystem (one layer),
+/// owned by `owner` when given and keeping their ownership otherwise.
+pub fn copy_onto_scratch(
+    from: State,
+    src: &str,
+    owner: Option<Chown>,
+    platform: &Platform,
+    description: Option<String>,
+) -> State {
+    let copy = FileAction::Copy {
+        from,
+        src: src.to_owned(),
+        dest: "/".into(),
+        contents_only: true,
+        create_parents: true,
+        owner,
+        mode: None,
+        include: vec![],
+        exclude: vec![],
+    };
+    State::scratch().file(vec![copy], Some(platform), description)
+}
+
+/// `actions` applied to `state`, flattening it first if the stack is too deep.
+pub fn write_on(
+    state: &State,
+    actions: Vec<FileAction>,
+    platform: &Platform,
+    what: String,
+) -> State {
+    bounded(state.clone(), platform).file(actions, Some(platform), Some(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llb::ImageSource;
+
+    #[test]
+    fn deep_stacks_are_flattened_and_start_over() {
+        let platform = Platform::linux("amd64");
+        let mut state = ImageSource {
+            reference: "docker.io/library/busybox:latest".into(),
+            platform: None,
+        }
+        .build();
+        for i in 0..500 {
+            let action = FileAction::Mkdir {
+                path: format!("/d{i}"),
+                mode: 0o755,
+                parents: true,
+                owner: None,
+            };
+            state = write_on(&state, vec![action], &platform, format!("mkdir {i}"));
+            assert!(state.stack_depth() <= MAX_STACK_DEPTH, "step {i}");
+        }
+        assert!(state.stack_depth() >= 2);
+    }
+
+    #[test]
+    fn shallow_states_are_left_alone() {
+        let platform = Platform::linux("amd64");
+        let state = ImageSource {
+            reference: "docker.io/library/busybox:latest".into(),
+            platform: None,
+        }
+        .build();
+        assert_eq!(bounded(state.clone(), &platform), state);
+        assert_eq!(state.stack_depth(), 0);
+    }
+}
