@@ -247,13 +247,17 @@ fn readme_field_table_matches_the_code() {
 
 #[tokio::test]
 async fn unimplemented_fields_answer_a_clear_error() {
-    let response = schema().execute("{ host { workdir { id } } }").await;
+    let response = schema()
+        .execute(
+            r#"{ git(url: "https://example.com/r.git") { branch(name: "main") { tree { id } } } }"#,
+        )
+        .await;
     let message = response
         .errors
         .first()
         .map(|e| e.message.clone())
         .unwrap_or_default();
-    assert_eq!(message, "not implemented yet: Query.host");
+    assert_eq!(message, "not implemented yet: Query.git");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod container;
 mod directory;
 pub mod document;
 pub mod error;
+mod host;
 pub mod ids;
 mod query;
 pub mod resolve;
@@ -39,6 +40,7 @@ pub fn resolvers() -> HashMap<(&'static str, &'static str), Resolver> {
     query::register(&mut reg);
     container::register(&mut reg);
     directory::register(&mut reg);
+    host::register(&mut reg);
     reg
 }
 

@@ -8,9 +8,11 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod file;
+pub mod host;
 pub mod image;
 pub mod layers;
 pub mod paths;
+pub mod patterns;
 pub mod runtime;
 
 pub use cache::CacheVolume;
@@ -20,4 +22,5 @@ pub use engine::{Engine, EngineError, FileStat, ResolvedImage, SolvedRef};
 pub use error::{CoreError, CoreResult, ExecError};
 pub use exec::ExecOptions;
 pub use file::File;
+pub use host::{Host, HostDirs};
 pub use runtime::Runtime;

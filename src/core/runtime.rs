@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::engine::{Engine, ResolvedImage};
 use super::error::{CoreError, CoreResult};
+use super::host::Host;
 use super::image::{ImageConfig, ImageRef};
 use crate::llb::{LocalSource, Platform, State};
 use crate::shim;
@@ -30,6 +31,7 @@ pub struct Runtime {
     default_platform: Platform,
     images: Mutex<HashMap<(String, Platform), Arc<ResolvedImage>>>,
     shim: State,
+    host: Option<Host>,
 }
 
 impl Runtime {
@@ -52,7 +54,21 @@ impl Runtime {
             default_platform,
             images: Mutex::new(HashMap::new()),
             shim,
+            host: None,
         }
+    }
+
+    /// This runtime, with access to the host's files through `host`.
+    pub fn with_host(mut self, host: Host) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// The host, for sessions that have one.
+    pub fn host(&self) -> CoreResult<&Host> {
+        self.host.as_ref().ok_or_else(|| {
+            CoreError::Unsupported("this session has no access to host files".into())
+        })
     }
 
     /// The engine.

@@ -36,6 +36,8 @@ pub struct Session {
     pub port: u16,
     pub token: String,
     pub line: String,
+    /// Where stderr goes, for sessions started with [`Session::start_logged`].
+    pub log: Option<std::path::PathBuf>,
 }
 
 impl Session {
@@ -46,13 +48,39 @@ impl Session {
 
     /// Starts a session with extra arguments and environment.
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Session {
+        Self::spawn(args, env, None)
+    }
+
+    /// Starts a session whose info-level log is written to `log` (read it with [`Session::log`]).
+    pub fn start_logged(args: &[&str], env: &[(&str, &str)], log: &std::path::Path) -> Session {
+        let mut env = env.to_vec();
+        env.push(("DIRK_LOG", "info"));
+        Self::spawn(args, &env, Some(log))
+    }
+
+    /// What the session has logged so far.
+    pub fn log(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    }
+
+    fn spawn(args: &[&str], env: &[(&str, &str)], log: Option<&std::path::Path>) -> Session {
         require_daemon();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dirk"));
+        let stderr = match log {
+            Some(path) => Stdio::from(
+                std::fs::File::create(path)
+                    .unwrap_or_else(|e| panic!("creating {}: {e}", path.display())),
+            ),
+            None => Stdio::inherit(),
+        };
         cmd.arg("session")
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -80,6 +108,7 @@ impl Session {
             port,
             token,
             line,
+            log: log.map(std::path::Path::to_owned),
         }
     }
 

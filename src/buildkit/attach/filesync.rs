@@ -122,7 +122,9 @@ fn packet(kind: PacketType) -> Packet {
 
 type Outbox = mpsc::Sender<Result<Packet, Status>>;
 
-async fn send_file(out: &Outbox, id: u32, content: &Content) -> Result<(), Status> {
+/// Sends one file's content; returns how many bytes were sent.
+async fn send_file(out: &Outbox, id: u32, content: &Content) -> Result<u64, Status> {
+    let mut sent = 0u64;
     let data = |chunk: Vec<u8>| Packet {
         r#type: PacketType::PacketData as i32,
         id,
@@ -133,6 +135,7 @@ async fn send_file(out: &Outbox, id: u32, content: &Content) -> Result<(), Statu
     match content {
         Content::Bytes(bytes) => {
             for chunk in bytes.chunks(CHUNK_SIZE) {
+                sent += chunk.len() as u64;
                 out.send(Ok(data(chunk.to_vec())))
                     .await
                     .map_err(|_| closed())?;
@@ -152,15 +155,18 @@ async fn send_file(out: &Outbox, id: u32, content: &Content) -> Result<(), Statu
                     break;
                 }
                 buf.truncate(n);
+                sent += n as u64;
                 out.send(Ok(data(buf))).await.map_err(|_| closed())?;
             }
         }
     }
-    out.send(Ok(data(Vec::new()))).await.map_err(|_| closed())
+    out.send(Ok(data(Vec::new()))).await.map_err(|_| closed())?;
+    Ok(sent)
 }
 
 /// Runs one DiffCopy exchange: the listing goes out while requests are answered.
 async fn serve_diff_copy(
+    dir_name: String,
     entries: Arc<Vec<SyncEntry>>,
     mut incoming: Streaming<Packet>,
     out: Outbox,
@@ -181,6 +187,7 @@ async fn serve_diff_copy(
             let _ = out.send(Ok(packet(PacketType::PacketStat))).await;
         })
     };
+    let (mut files, mut bytes) = (0u64, 0u64);
     loop {
         let p = match incoming.message().await {
             Ok(Some(p)) => p,
@@ -198,13 +205,20 @@ async fn serve_diff_copy(
                         .await;
                     break;
                 };
-                if let Err(status) = send_file(&out, p.id, content).await {
-                    let _ = out.send(Err(status)).await;
-                    break;
+                match send_file(&out, p.id, content).await {
+                    Ok(n) => {
+                        files += 1;
+                        bytes += n;
+                    }
+                    Err(status) => {
+                        let _ = out.send(Err(status)).await;
+                        break;
+                    }
                 }
             }
             Ok(PacketType::PacketFin) => {
                 let _ = listing.await;
+                tracing::info!(dir = %dir_name, entries = entries.len(), files, bytes, "file sync sent");
                 let _ = out.send(Ok(packet(PacketType::PacketFin))).await;
                 break;
             }
@@ -228,11 +242,17 @@ impl FileSync for FileSyncService {
         let sync = request_from(request.metadata());
         tracing::debug!(dir = %sync.dir_name, include = ?sync.include, exclude = ?sync.exclude, "file sync requested");
         let provider = self.provider.clone();
-        let entries = tokio::task::spawn_blocking(move || provider.entries(&sync))
+        let listed = sync.clone();
+        let entries = tokio::task::spawn_blocking(move || provider.entries(&listed))
             .await
             .map_err(|e| Status::internal(format!("listing files: {e}")))??;
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(serve_diff_copy(Arc::new(entries), request.into_inner(), tx));
+        tokio::spawn(serve_diff_copy(
+            sync.dir_name.clone(),
+            Arc::new(entries),
+            request.into_inner(),
+            tx,
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 

@@ -5,6 +5,7 @@
 
 pub mod filesync;
 pub mod health;
+pub mod hostfs;
 
 use tonic::service::Routes;
 
