@@ -51,8 +51,8 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
         }
         Ok(object(c.with_exec(&st.rt, opts)?))
     });
-    field!(reg, "Container"."stdout", Container, |st, c, a| { Ok(value(c.stdout(&st.rt).await?)) });
-    field!(reg, "Container"."stderr", Container, |st, c, a| { Ok(value(c.stderr(&st.rt).await?)) });
+    field!(reg, "Container"."stdout", Container, |st, c, a| { Ok(value(st.rt.secrets().scrub(&c.stdout(&st.rt).await?))) });
+    field!(reg, "Container"."stderr", Container, |st, c, a| { Ok(value(st.rt.secrets().scrub(&c.stderr(&st.rt).await?))) });
     field!(reg, "Container"."exitCode", Container, |st, c, a| { Ok(value(c.exit_code(&st.rt).await?)) });
 
     field!(reg, "Container"."withEnvVariable", Container, |st, c, a| {

@@ -3,13 +3,13 @@
 
 use async_graphql::{ErrorExtensionValues, Value};
 
-use crate::core::{CoreError, ExecError};
+use crate::core::{CoreError, ExecError, SecretStore};
 
 /// An error answered for one field.
 #[derive(Debug)]
 pub struct ApiError {
     message: String,
-    extensions: Option<ErrorExtensionValues>,
+    exec: Option<ExecError>,
 }
 
 /// Result alias for resolvers.
@@ -20,7 +20,7 @@ impl ApiError {
     pub fn msg(message: impl Into<String>) -> Self {
         ApiError {
             message: message.into(),
-            extensions: None,
+            exec: None,
         }
     }
 
@@ -35,16 +35,29 @@ impl ApiError {
         ApiError::msg(format!("invalid {arg} {shown:?}{ellipsis}: {reason}"))
     }
 
+    /// This error with every secret value of the session masked.
+    pub fn scrubbed(self, secrets: &SecretStore) -> Self {
+        ApiError {
+            message: secrets.scrub(&self.message),
+            exec: self.exec.map(|e| ExecError {
+                cmd: e.cmd.iter().map(|a| secrets.scrub(a)).collect(),
+                exit_code: e.exit_code,
+                stdout: secrets.scrub(&e.stdout),
+                stderr: secrets.scrub(&e.stderr),
+            }),
+        }
+    }
+
     /// The GraphQL error for field `field` (`Type.field`).
     pub fn into_graphql(self, field: &str) -> async_graphql::Error {
-        let message = if self.extensions.is_some() {
-            self.message
-        } else {
-            format!("{field}: {}", self.message)
-        };
-        let mut err = async_graphql::Error::new(message);
-        err.extensions = self.extensions;
-        err
+        match self.exec {
+            Some(exec) => {
+                let mut err = async_graphql::Error::new(self.message);
+                err.extensions = Some(exec_error_extensions(&exec));
+                err
+            }
+            None => async_graphql::Error::new(format!("{field}: {}", self.message)),
+        }
     }
 }
 
@@ -67,7 +80,7 @@ impl From<CoreError> for ApiError {
         match &e {
             CoreError::Exec(exec) => ApiError {
                 message: e.to_string(),
-                extensions: Some(exec_error_extensions(exec)),
+                exec: Some(exec.clone()),
             },
             _ => ApiError::msg(e.to_string()),
         }

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
-use crate::core::{CacheVolume, Container, Directory, File};
+use crate::core::{CacheVolume, Container, Directory, File, Secret};
 
 /// The kinds of object that have IDs, by their GraphQL scalar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +24,18 @@ pub enum Kind {
     File,
     /// `CacheID`
     Cache,
+    /// `SecretID`
+    Secret,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [Kind::Container, Kind::Directory, Kind::File, Kind::Cache];
+    const ALL: [Kind; 5] = [
+        Kind::Container,
+        Kind::Directory,
+        Kind::File,
+        Kind::Cache,
+        Kind::Secret,
+    ];
 
     fn prefix(self) -> &'static str {
         match self {
@@ -35,6 +43,7 @@ impl Kind {
             Kind::Directory => "dir",
             Kind::File => "file",
             Kind::Cache => "cache",
+            Kind::Secret => "secret",
         }
     }
 
@@ -45,6 +54,7 @@ impl Kind {
             Kind::Directory => "DirectoryID",
             Kind::File => "FileID",
             Kind::Cache => "CacheID",
+            Kind::Secret => "SecretID",
         }
     }
 }
@@ -56,6 +66,7 @@ enum Stored {
     Directory(Directory),
     File(File),
     Cache(CacheVolume),
+    Secret(Secret),
 }
 
 /// The session's table of issued IDs.
@@ -110,6 +121,11 @@ impl IdStore {
     /// The ID of a cache volume.
     pub fn cache_id(&self, c: &CacheVolume) -> String {
         self.put(Kind::Cache, &c.fingerprint(), Stored::Cache(c.clone()))
+    }
+
+    /// The ID of a secret (derived from its name, never its value).
+    pub fn secret_id(&self, s: &Secret) -> String {
+        self.put(Kind::Secret, &s.fingerprint(), Stored::Secret(s.clone()))
     }
 
     fn get(&self, want: Kind, arg: &str, id: &str) -> ApiResult<Stored> {
@@ -180,6 +196,14 @@ impl IdStore {
                 id,
                 "it does not name a cache volume",
             )),
+        }
+    }
+
+    /// The secret behind `id`, passed as argument `arg`.
+    pub fn secret(&self, arg: &str, id: &str) -> ApiResult<Secret> {
+        match self.get(Kind::Secret, arg, id)? {
+            Stored::Secret(s) => Ok(s),
+            _ => Err(ApiError::invalid_arg(arg, id, "it does not name a secret")),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod ids;
 mod query;
 pub mod resolve;
 pub mod sdl;
+mod secret;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub fn resolvers() -> HashMap<(&'static str, &'static str), Resolver> {
     container::register(&mut reg);
     directory::register(&mut reg);
     host::register(&mut reg);
+    secret::register(&mut reg);
     reg
 }
 

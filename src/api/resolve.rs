@@ -23,10 +23,18 @@ pub struct Args {
     values: IndexMap<Name, Value>,
 }
 
+/// Arguments whose values are never repeated in errors.
+const SECRET_ARGUMENTS: [&str; 1] = ["plaintext"];
+
 fn type_error(name: &str, v: &Value, want: &str) -> ApiError {
+    let shown = if SECRET_ARGUMENTS.contains(&name) {
+        "(hidden)".to_owned()
+    } else {
+        v.to_string()
+    };
     ApiError::invalid_arg(
         &format!("argument {name}"),
-        &v.to_string(),
+        &shown,
         format!("expected {want}"),
     )
 }
@@ -200,9 +208,9 @@ where
         FieldFuture::new(async move {
             let state = state?;
             let parent = parent?;
-            f(state, parent, args)
+            f(state.clone(), parent, args)
                 .await
-                .map_err(|e| e.into_graphql(field))
+                .map_err(|e| e.scrubbed(state.rt.secrets()).into_graphql(field))
         })
     })
 }
@@ -220,9 +228,9 @@ where
         let path = response_path(&ctx);
         FieldFuture::new(async move {
             let state = state?;
-            f(state, args)
+            f(state.clone(), args)
                 .await
-                .map_err(|e| with_path(e.into_graphql(field), path))
+                .map_err(|e| with_path(e.scrubbed(state.rt.secrets()).into_graphql(field), path))
         })
     })
 }

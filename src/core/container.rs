@@ -8,6 +8,7 @@ use super::image::{ImageConfig, ImageRef};
 use super::layers;
 use super::paths;
 use super::runtime::Runtime;
+use super::secret::Secret;
 use crate::llb::{CacheSharing, Chown, FileAction, ImageSource, Platform, State};
 
 /// What is mounted at a container path.
@@ -23,7 +24,12 @@ pub enum MountSource {
     },
     /// An empty in-memory filesystem.
     Temp,
+    /// A secret, as a read-only file owned by `uid:gid`.
+    Secret { secret: Secret, uid: u32, gid: u32 },
 }
+
+/// Mode of mounted secret files (readable by their owner only).
+pub const SECRET_FILE_MODE: u32 = 0o400;
 
 /// One mount of a container.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +55,8 @@ pub struct Container {
     pub platform: Platform,
     /// The image reference it was created from, pinned by digest when known.
     pub image_ref: Option<String>,
+    /// Environment variables whose values are secrets, by name.
+    pub secret_env: Vec<(String, Secret)>,
 }
 
 /// Parses an `owner` argument: `uid[:gid]` or `user[:group]`.
@@ -84,6 +92,7 @@ impl Container {
             meta: None,
             platform,
             image_ref: None,
+            secret_env: Vec::new(),
         }
     }
 
@@ -111,16 +120,25 @@ impl Container {
                     )
                 }
                 MountSource::Temp => format!("{}=tmp", m.target),
+                MountSource::Secret { secret, uid, gid } => {
+                    format!("{}=secret:{}:{uid}:{gid}", m.target, secret.fingerprint())
+                }
             })
             .collect();
+        let secret_env: Vec<String> = self
+            .secret_env
+            .iter()
+            .map(|(name, secret)| format!("{name}={}", secret.fingerprint()))
+            .collect();
         format!(
-            "ctr\n{}\n{}\n{}\n{}\n{}\n{}",
+            "ctr\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
             self.rootfs.key(),
             serde_json::to_string(&self.config).unwrap_or_default(),
             mounts.join("\n"),
             self.meta.as_ref().map(State::key).unwrap_or_default(),
             self.platform,
-            self.image_ref.as_deref().unwrap_or_default()
+            self.image_ref.as_deref().unwrap_or_default(),
+            secret_env.join("\n")
         )
     }
 
@@ -147,13 +165,13 @@ impl Container {
             platform: Some(self.platform.clone()),
         }
         .build();
+        // Like a new image under the same mounts and secrets: only the filesystem and config change.
         Ok(Container {
             rootfs,
             config,
-            mounts: Vec::new(),
             meta: None,
-            platform: self.platform.clone(),
             image_ref: Some(pinned.to_string()),
+            ..self.clone()
         })
     }
 
@@ -376,6 +394,101 @@ impl Container {
     pub fn with_mounted_temp(&self, path: &str) -> CoreResult<Container> {
         let target = self.path("path", path)?;
         Ok(self.replace_mount(target, MountSource::Temp))
+    }
+
+    /// Sets environment variable `name` to the value of `secret` for the commands that follow.
+    pub fn with_secret_variable(&self, name: &str, secret: &Secret) -> CoreResult<Container> {
+        if name.is_empty() || name.contains(['=', '\n', '\0']) {
+            return Err(CoreError::invalid(
+                "variable name",
+                name,
+                "a variable name cannot be empty or contain '=', NUL or a newline",
+            ));
+        }
+        let mut next = self.clone();
+        next.secret_env.retain(|(n, _)| n != name);
+        next.secret_env.push((name.to_owned(), secret.clone()));
+        Ok(next)
+    }
+
+    /// Mounts `secret` as a read-only file at `path`, owned by `owner` (`uid[:gid]` or names from
+    /// the container's `/etc/passwd` and `/etc/group`; root when absent).
+    pub async fn with_mounted_secret(
+        &self,
+        rt: &Runtime,
+        path: &str,
+        secret: &Secret,
+        owner: Option<&str>,
+    ) -> CoreResult<Container> {
+        let target = self.path("path", path)?;
+        if target.contains('\n') {
+            return Err(CoreError::invalid(
+                "path",
+                path,
+                "a path cannot contain a newline",
+            ));
+        }
+        let (uid, gid) = match owner {
+            None => (0, 0),
+            Some(owner) => match parse_owner(owner)? {
+                Chown::Ids { uid, gid } => (uid, gid),
+                Chown::Names { user, group } => {
+                    self.lookup_ids(rt, &user, group.as_deref()).await?
+                }
+            },
+        };
+        Ok(self.replace_mount(
+            target,
+            MountSource::Secret {
+                secret: secret.clone(),
+                uid,
+                gid,
+            },
+        ))
+    }
+
+    /// Resolves user and group names through the container's own `/etc/passwd` and `/etc/group`.
+    async fn lookup_ids(
+        &self,
+        rt: &Runtime,
+        user: &str,
+        group: Option<&str>,
+    ) -> CoreResult<(u32, u32)> {
+        let read = |path: &str| File {
+            state: self.rootfs.clone(),
+            path: path.to_owned(),
+            platform: self.platform.clone(),
+        };
+        let field = |db: &str, name: &str, index: usize| -> Option<u32> {
+            db.lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.first() == Some(&name))
+                .and_then(|f| f.get(index).and_then(|v| v.parse().ok()))
+        };
+        let not_found = |what: &str, name: &str| {
+            CoreError::invalid(
+                "owner",
+                name,
+                format!("the container has no {what} {name:?}"),
+            )
+        };
+        let passwd = read("/etc/passwd").contents(rt).await?;
+        let uid = user
+            .parse()
+            .ok()
+            .or_else(|| field(&passwd, user, 2))
+            .ok_or_else(|| not_found("user", user))?;
+        let gid = match group {
+            None => field(&passwd, user, 3).unwrap_or(uid),
+            Some(g) => match g.parse() {
+                Ok(gid) => gid,
+                Err(_) => {
+                    let groups = read("/etc/group").contents(rt).await?;
+                    field(&groups, g, 2).ok_or_else(|| not_found("group", g))?
+                }
+            },
+        };
+        Ok((uid, gid))
     }
 
     /// Removes the mount at `path`.

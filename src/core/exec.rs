@@ -1,11 +1,12 @@
 //! Running commands: building shim-wrapped execs, reading their recorded output, and turning a
 //! failed exec back into the command's own output and exit code.
 
-use super::container::{Container, MountSource};
+use super::container::{Container, MountSource, SECRET_FILE_MODE};
 use super::engine::{EngineError, SolvedRef};
 use super::error::{CoreError, CoreResult, ExecError};
 use super::layers;
 use super::runtime::Runtime;
+use super::secret::Secret;
 use crate::llb::{Exec, FileAction, Mount, MountKind, State};
 use crate::shim;
 
@@ -80,6 +81,7 @@ impl Container {
             Mount::bind(shim::SHIM_DIR, rt.shim_state(), "").readonly(),
             Mount::bind(shim::META_DIR, meta_input, ""),
         ];
+        let mut secret_files = Vec::new();
         for m in &self.mounts {
             mounts.push(match &m.source {
                 MountSource::Directory { state, dir } => Mount::bind(
@@ -110,7 +112,33 @@ impl Container {
                     selector: String::new(),
                     readonly: false,
                 },
+                MountSource::Secret { secret, uid, gid } => {
+                    secret_files.push(m.target.clone());
+                    secret_mount(&m.target, secret, *uid, *gid)
+                }
             });
+        }
+        // Secret variables reach the command through files the shim reads (and masks in output),
+        // which works whether or not the daemon can set secret variables itself.
+        let mut secret_vars = Vec::new();
+        for (i, (name, secret)) in self.secret_env.iter().enumerate() {
+            let path = format!("{}/env-{i}", shim::SECRETS_DIR);
+            mounts.push(secret_mount(&path, secret, 0, 0));
+            secret_vars.push(format!("{name}={path}"));
+        }
+        if !secret_vars.is_empty() {
+            env.push(format!(
+                "{}={}",
+                shim::ENV_SECRET_ENV,
+                secret_vars.join("\n")
+            ));
+        }
+        if !secret_files.is_empty() {
+            env.push(format!(
+                "{}={}",
+                shim::ENV_SECRET_FILES,
+                secret_files.join("\n")
+            ));
         }
         let description = format!("exec {}", args.join(" "));
         let exec = Exec {
@@ -187,6 +215,20 @@ impl Container {
             evaluate(rt, meta, "evaluating container").await?;
         }
         Ok(())
+    }
+}
+
+fn secret_mount(dest: &str, secret: &Secret, uid: u32, gid: u32) -> Mount {
+    Mount {
+        dest: dest.to_owned(),
+        kind: MountKind::Secret {
+            id: secret.id.clone(),
+            uid,
+            gid,
+            mode: SECRET_FILE_MODE,
+        },
+        selector: String::new(),
+        readonly: true,
     }
 }
 

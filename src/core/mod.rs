@@ -14,6 +14,7 @@ pub mod layers;
 pub mod paths;
 pub mod patterns;
 pub mod runtime;
+pub mod secret;
 
 pub use cache::CacheVolume;
 pub use container::Container;
@@ -24,3 +25,4 @@ pub use exec::ExecOptions;
 pub use file::File;
 pub use host::{Host, HostDirs};
 pub use runtime::Runtime;
+pub use secret::{Secret, SecretStore};

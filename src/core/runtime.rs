@@ -8,6 +8,7 @@ use super::engine::{Engine, ResolvedImage};
 use super::error::{CoreError, CoreResult};
 use super::host::Host;
 use super::image::{ImageConfig, ImageRef};
+use super::secret::SecretStore;
 use crate::llb::{LocalSource, Platform, State};
 use crate::shim;
 
@@ -32,6 +33,7 @@ pub struct Runtime {
     images: Mutex<HashMap<(String, Platform), Arc<ResolvedImage>>>,
     shim: State,
     host: Option<Host>,
+    secrets: Arc<SecretStore>,
 }
 
 impl Runtime {
@@ -55,7 +57,19 @@ impl Runtime {
             images: Mutex::new(HashMap::new()),
             shim,
             host: None,
+            secrets: Arc::default(),
         }
+    }
+
+    /// This runtime, keeping secrets in `secrets` (the store the session's secrets service reads).
+    pub fn with_secrets(mut self, secrets: Arc<SecretStore>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// The session's secrets.
+    pub fn secrets(&self) -> &SecretStore {
+        &self.secrets
     }
 
     /// This runtime, with access to the host's files through `host`.

@@ -17,7 +17,7 @@ use crate::buildkit::address::{AddressError, Runner};
 use crate::buildkit::attach::Attachables;
 use crate::buildkit::session::SessionIdentity;
 use crate::buildkit::{BuildkitSession, ConnectError};
-use crate::core::{Host, HostDirs, Runtime};
+use crate::core::{Host, HostDirs, Runtime, SecretStore};
 
 /// Stack size of the threads that serve a session. Pipelines arrive as one nested selection per
 /// chained call and are parsed, validated and executed recursively, so a 1,000-step chain needs
@@ -81,10 +81,14 @@ impl Session {
         let identity = SessionIdentity::new("dirk", &format!("dirk:{}", config.workdir.display()));
         let host_dirs = Arc::new(HostDirs::default());
         let files = Arc::new(files::SessionFiles::new(host_dirs.clone()));
-        let buildkit = BuildkitSession::connect(runner, &identity, Attachables::new(files)).await?;
+        let secrets = Arc::new(SecretStore::default());
+        let attachables = Attachables::new(files, secrets.clone());
+        let buildkit = BuildkitSession::connect(runner, &identity, attachables).await?;
         let host = Host::new(config.workdir.clone(), identity.id.clone(), host_dirs);
         let state = Arc::new(ApiState {
-            rt: Runtime::new(buildkit.engine.clone()).with_host(host),
+            rt: Runtime::new(buildkit.engine.clone())
+                .with_host(host)
+                .with_secrets(secrets),
             ids: Default::default(),
         });
         let schema = api::build_schema(state)?;

@@ -10,6 +10,7 @@ use std::env;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -25,18 +26,25 @@ fn main() -> ExitCode {
     if no_fail { ExitCode::SUCCESS } else { ExitCode::from(code.clamp(0, 255) as u8) }
 }
 
-/// Secret values to blank out of recorded output, longest first so overlapping values are covered.
-fn secrets_to_scrub() -> Vec<Vec<u8>> {
-    let names = env::var(ENV_SCRUB).unwrap_or_default();
-    let mut values: Vec<Vec<u8>> = names
-        .split(',')
-        .filter(|n| !n.is_empty())
-        .filter_map(|n| env::var_os(n))
-        .map(|v| v.into_encoded_bytes())
-        .filter(|v| !v.is_empty())
-        .collect();
+/// Reads the secrets dirk mounted for this exec: the variables to set from secret files, and every
+/// secret value to mask in output (longest first, so that overlapping values are covered).
+fn read_secrets() -> Result<(Vec<(String, OsString)>, Vec<Vec<u8>>), String> {
+    let mut vars = Vec::new();
+    let mut values = Vec::new();
+    for line in env::var(ENV_SECRET_ENV).unwrap_or_default().lines().filter(|l| !l.is_empty()) {
+        let (name, path) = line.split_once('=').ok_or_else(|| format!("malformed secret variable spec {line:?}"))?;
+        let value = std::fs::read(path).map_err(|e| format!("secret variable {name} is unreadable: {e}"))?;
+        values.push(value.clone());
+        vars.push((name.to_owned(), OsString::from_vec(value)));
+    }
+    for path in env::var(ENV_SECRET_FILES).unwrap_or_default().lines().filter(|l| !l.is_empty()) {
+        if let Ok(value) = std::fs::read(path) {
+            values.push(value);
+        }
+    }
+    values.retain(|v| !v.is_empty());
     values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    values
+    Ok((vars, values))
 }
 
 fn run(args: &[OsString]) -> i32 {
@@ -48,9 +56,21 @@ fn run(args: &[OsString]) -> i32 {
     };
     let mut cmd = Command::new(program);
     cmd.args(rest);
-    for var in [ENV_NO_FAIL, ENV_REDIRECT_STDOUT, ENV_REDIRECT_STDERR, ENV_SCRUB, ENV_USER] {
+    for var in [ENV_NO_FAIL, ENV_REDIRECT_STDOUT, ENV_REDIRECT_STDERR, ENV_SECRET_ENV, ENV_SECRET_FILES, ENV_USER] {
         cmd.env_remove(var);
     }
+    let secrets = match read_secrets() {
+        Ok((vars, values)) => {
+            cmd.envs(vars);
+            values
+        }
+        Err(msg) => {
+            let msg = format!("{msg}\n");
+            let _ = std::fs::write(meta.join(META_STDERR), &msg);
+            let _ = io::stderr().write_all(msg.as_bytes());
+            return 126;
+        }
+    };
     if let Some(spec) = env::var(ENV_USER).ok().filter(|u| !u.is_empty()) {
         match resolve_user(&spec) {
             Ok((uid, gid)) => {
@@ -100,7 +120,6 @@ fn run(args: &[OsString]) -> i32 {
             return code;
         }
     };
-    let secrets = secrets_to_scrub();
     let out = child.stdout.take().map(|r| {
         let secrets = secrets.clone();
         thread::spawn(move || tee(r, io::stdout(), &mut out_sinks, &secrets))
@@ -190,7 +209,7 @@ fn scrub(data: &[u8], secrets: &[Vec<u8>]) -> Vec<u8> {
     'outer: while i < data.len() {
         for s in secrets {
             if data[i..].starts_with(s) {
-                out.extend_from_slice(b"***");
+                out.extend_from_slice(SECRET_MASK.as_bytes());
                 i += s.len();
                 continue 'outer;
             }

@@ -21,7 +21,13 @@ pub const ENV_NO_FAIL: &str = "_DIRK_NO_FAIL";
 pub const ENV_REDIRECT_STDOUT: &str = "_DIRK_REDIRECT_STDOUT";
 /// A path (relative to the working directory) that also receives standard error.
 pub const ENV_REDIRECT_STDERR: &str = "_DIRK_REDIRECT_STDERR";
-/// Names of environment variables whose values must never appear in recorded output.
-pub const ENV_SCRUB: &str = "_DIRK_SCRUB_ENV";
+/// Where secrets used as environment variables are mounted (as files, by the daemon) in an exec.
+pub const SECRETS_DIR: &str = "/.dirk-secrets";
+/// Lines `NAME=PATH`: set variable NAME to the contents of the secret file PATH for the command.
+pub const ENV_SECRET_ENV: &str = "_DIRK_SECRET_ENV";
+/// Lines `PATH`: secret files mounted for the command, whose contents are masked in its output.
+pub const ENV_SECRET_FILES: &str = "_DIRK_SECRET_FILES";
+/// What recorded output shows in place of a secret value.
+pub const SECRET_MASK: &str = "***";
 /// The user (`user[:group]`, names or ids) the command runs as; the shim itself runs as root.
 pub const ENV_USER: &str = "_DIRK_USER";

@@ -54,7 +54,9 @@ impl Session {
     /// Starts a session whose info-level log is written to `log` (read it with [`Session::log`]).
     pub fn start_logged(args: &[&str], env: &[(&str, &str)], log: &std::path::Path) -> Session {
         let mut env = env.to_vec();
-        env.push(("DIRK_LOG", "info"));
+        if !env.iter().any(|(k, _)| *k == "DIRK_LOG") {
+            env.push(("DIRK_LOG", "info"));
+        }
         Self::spawn(args, &env, Some(log))
     }
 

@@ -6,6 +6,7 @@
 pub mod filesync;
 pub mod health;
 pub mod hostfs;
+pub mod secrets;
 
 use tonic::service::Routes;
 
@@ -16,17 +17,24 @@ pub struct Attachables {
 }
 
 impl Attachables {
-    /// The services every session serves: health, and file sync through `files`.
-    pub fn new(files: std::sync::Arc<dyn filesync::SyncProvider>) -> Self {
+    /// The services every session serves: health, file sync through `files`, and the secrets
+    /// in `secrets`.
+    pub fn new(
+        files: std::sync::Arc<dyn filesync::SyncProvider>,
+        secrets: std::sync::Arc<crate::core::secret::SecretStore>,
+    ) -> Self {
         use bollard_buildkit_proto::health::health_server::HealthServer;
+        use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
         use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
         let routes = Routes::new(HealthServer::new(health::AlwaysServing))
-            .add_service(FileSyncServer::new(filesync::FileSyncService::new(files)));
+            .add_service(FileSyncServer::new(filesync::FileSyncService::new(files)))
+            .add_service(SecretsServer::new(secrets::SecretsService::new(secrets)));
         let methods = vec![
             "/grpc.health.v1.Health/Check",
             "/grpc.health.v1.Health/Watch",
             "/moby.filesync.v1.FileSync/DiffCopy",
             "/moby.filesync.v1.FileSync/TarStream",
+            "/moby.buildkit.secrets.v1.Secrets/GetSecret",
         ];
         Attachables { routes, methods }
     }
