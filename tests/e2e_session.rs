@@ -172,3 +172,54 @@ fn unreachable_daemon_is_named_within_ten_seconds() {
     );
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
+
+#[test]
+fn dirk_query_answers_json_and_fails_on_errors() {
+    common::require_daemon();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"))
+            .arg("query")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning dirk query: {e}"));
+        if let Some(mut input) = child.stdin.take() {
+            use std::io::Write;
+            let _ = input.write_all(stdin.as_bytes());
+        }
+        let out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("waiting for dirk query: {e}"));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+        (out.status.code(), json)
+    };
+    let q = r#"query Echo($word: String!) { container { from(address: "127.0.0.1:5000/busybox:latest") { withExec(args: ["echo", $word]) { stdout } } } }"#;
+    let (code, v) = run(&[q, "--var", "word=hello"], "");
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(
+        v["data"]["container"]["from"]["withExec"]["stdout"],
+        "hello\n"
+    );
+    let (code, v) = run(&["-"], "{ defaultPlatform }");
+    assert_eq!(code, Some(0), "{v}");
+    assert!(
+        v["data"]["defaultPlatform"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("linux/"))
+    );
+    let (code, v) = run(
+        &["{ container { withExec(args: [\"true\"]) { nope } } }"],
+        "",
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nope"),
+        "{v}"
+    );
+}

@@ -1,5 +1,7 @@
 //! The command line: argument structures and what each command does. `anyhow` lives here only.
 
+mod query;
+mod run;
 mod session;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +18,10 @@ pub struct Cli {
 enum Command {
     /// Serve one API session for an SDK: prints {"port":N,"session_token":"…"} and serves until stdin closes.
     Session(session::SessionArgs),
+    /// Run a program (an SDK script) inside a session: it gets DAGGER_SESSION_PORT and DAGGER_SESSION_TOKEN.
+    Run(run::RunArgs),
+    /// Run one GraphQL query against a fresh session and print the response as JSON.
+    Query(query::QueryArgs),
     /// Print the version.
     Version,
 }
@@ -37,6 +43,8 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Session(args) => runtime.block_on(session::run(args)),
+        Command::Run(args) => runtime.block_on(run::run(args)),
+        Command::Query(args) => runtime.block_on(query::run(args)),
         Command::Version => {
             println!("dirk {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

@@ -102,12 +102,8 @@ pub fn normalize_errors(response: &mut serde_json::Value) {
     }
 }
 
-fn json_response(response: async_graphql::Response) -> Response {
-    let value = serde_json::to_value(&response).map(|mut v| {
-        normalize_errors(&mut v);
-        v
-    });
-    match value.and_then(|v| serde_json::to_vec(&v)) {
+fn json_response(value: serde_json::Value) -> Response {
+    match serde_json::to_vec(&value) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -167,12 +163,22 @@ fn request_from_pairs(pairs: Vec<(String, String)>) -> Result<async_graphql::Req
     Ok(request)
 }
 
-/// Parses the document with the session's own parser (see [`crate::api::document`]) and runs it.
+/// Runs one request: the document is parsed with the session's own parser (see
+/// [`crate::api::document`]), executed, and answered as the JSON the SDKs expect.
+pub async fn execute_json(schema: &Schema, request: async_graphql::Request) -> serde_json::Value {
+    let response = match document::prepare(request) {
+        Ok(request) => schema.execute(request).await,
+        Err(e) => async_graphql::Response::from_errors(vec![e.into()]),
+    };
+    let mut value = serde_json::to_value(&response).unwrap_or_else(|e| {
+        serde_json::json!({ "data": null, "errors": [{ "message": format!("encoding the response: {e}") }] })
+    });
+    normalize_errors(&mut value);
+    value
+}
+
 async fn execute(state: &AppState, request: async_graphql::Request) -> Response {
-    match document::prepare(request) {
-        Ok(request) => json_response(state.schema.execute(request).await),
-        Err(e) => json_response(async_graphql::Response::from_errors(vec![e.into()])),
-    }
+    json_response(execute_json(&state.schema, request).await)
 }
 
 async fn post_query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -59,6 +59,7 @@ pub struct Session {
     /// The token clients authenticate with.
     pub token: String,
     buildkit: BuildkitSession,
+    schema: async_graphql::dynamic::Schema,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
 }
@@ -97,7 +98,7 @@ impl Session {
             .map_err(SessionError::Listen)?;
         let addr = listener.local_addr().map_err(SessionError::Listen)?;
         let token = new_token();
-        let app = http::router(schema, token.clone());
+        let app = http::router(schema.clone(), token.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -112,9 +113,26 @@ impl Session {
             addr,
             token,
             buildkit,
+            schema,
             shutdown: Some(tx),
             server,
         })
+    }
+
+    /// Runs one GraphQL request in this session, exactly as the HTTP endpoint would, and returns
+    /// the response document.
+    pub async fn execute(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+        operation: Option<&str>,
+    ) -> serde_json::Value {
+        let mut request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables));
+        if let Some(op) = operation {
+            request = request.operation_name(op);
+        }
+        http::execute_json(&self.schema, request).await
     }
 
     /// Stops serving, ends the build and closes the BuildKit session within `timeout`.
