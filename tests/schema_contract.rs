@@ -51,6 +51,11 @@ impl Engine for NoEngine {
     fn platforms(&self) -> Vec<Platform> {
         vec![Platform::linux("amd64")]
     }
+    async fn export_local(&self, _: &Definition) -> Result<(), EngineError> {
+        Err(EngineError::Unavailable {
+            message: "no engine in this test".into(),
+        })
+    }
     fn supports(&self, _: &str) -> bool {
         false
     }

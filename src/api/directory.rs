@@ -35,6 +35,14 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     field!(reg, "Directory"."withoutFile", Directory, |st, d, a| { Ok(object(d.without_file(&a.string("path")?)?)) });
     field!(reg, "Directory"."withoutDirectory", Directory, |st, d, a| { Ok(object(d.without_directory(&a.string("path")?)?)) });
 
+    field!(reg, "Directory"."export", Directory, |st, d, a| {
+        d.export(&st.rt, &a.string("path")?).await?;
+        Ok(value(true))
+    });
+    field!(reg, "File"."export", File, |st, f, a| {
+        f.export(&st.rt, &a.string("path")?, a.flag("allowParentDirPath")?).await?;
+        Ok(value(true))
+    });
     field!(reg, "File"."id", File, |st, f, a| { Ok(value(st.ids.file_id(&f))) });
     field!(reg, "File"."sync", File, |st, f, a| {
         f.sync(&st.rt).await?;

@@ -53,6 +53,7 @@ pub struct Capabilities {
 /// A running gateway build.
 pub struct GatewayBuild {
     bridge: Bridge,
+    channel: Channel,
     build_ref: String,
     session_id: String,
     solve_task: Mutex<Option<SolveTask>>,
@@ -134,7 +135,7 @@ impl GatewayBuild {
                 message: e.to_string(),
             }
         })?;
-        let mut bridge = LlbBridgeClient::with_interceptor(channel, BuildIdInterceptor(id))
+        let mut bridge = LlbBridgeClient::with_interceptor(channel.clone(), BuildIdInterceptor(id))
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -178,6 +179,7 @@ impl GatewayBuild {
         };
         Ok(GatewayBuild {
             bridge,
+            channel,
             build_ref,
             session_id: session_id.to_owned(),
             solve_task: Mutex::new(Some(solve_task)),
@@ -374,6 +376,22 @@ impl Engine for GatewayBuild {
 
     fn platforms(&self) -> Vec<Platform> {
         self.caps.platforms.clone()
+    }
+
+    async fn export_local(&self, def: &Definition) -> Result<(), EngineError> {
+        // A build of its own: the session's long-lived build has no exporter. Its steps are cached
+        // already, so this only transfers files.
+        let mut control =
+            ControlClient::new(self.channel.clone()).max_decoding_message_size(MAX_MESSAGE);
+        let request = control::SolveRequest {
+            r#ref: super::session::random_id(),
+            definition: Some(def.pb.clone()),
+            exporter_deprecated: "local".into(),
+            session: self.session_id.clone(),
+            ..Default::default()
+        };
+        control.solve(request).await.map_err(engine_error)?;
+        Ok(())
     }
 
     fn supports(&self, capability: &str) -> bool {

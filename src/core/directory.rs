@@ -1,6 +1,7 @@
 //! Directories: a path inside an LLB state.
 
 use super::error::{CoreError, CoreResult};
+use super::exec::evaluate;
 use super::file::File;
 use super::layers;
 use super::paths;
@@ -178,7 +179,7 @@ impl Directory {
             }
             None => self.dir.clone(),
         };
-        let Some(def) = self.state.marshal() else {
+        let Some(result) = evaluate(rt, &self.state, "evaluating directory").await? else {
             return if target == "/" {
                 Ok(Vec::new())
             } else {
@@ -188,11 +189,6 @@ impl Directory {
                 })
             };
         };
-        let result = rt
-            .engine()
-            .solve(&def)
-            .await
-            .map_err(|e| CoreError::engine("evaluating directory", e))?;
         let mut names: Vec<String> = rt
             .engine()
             .read_dir(&result, &target)
@@ -207,7 +203,7 @@ impl Directory {
 
     /// Evaluates the directory and checks that it exists.
     pub async fn sync(&self, rt: &Runtime) -> CoreResult<()> {
-        let Some(def) = self.state.marshal() else {
+        let Some(result) = evaluate(rt, &self.state, "evaluating directory").await? else {
             return if self.dir == "/" {
                 Ok(())
             } else {
@@ -217,11 +213,6 @@ impl Directory {
                 })
             };
         };
-        let result = rt
-            .engine()
-            .solve(&def)
-            .await
-            .map_err(|e| CoreError::engine("evaluating directory", e))?;
         if self.dir != "/" {
             let stat = rt
                 .engine()

@@ -1,6 +1,7 @@
 //! Files: a path inside an LLB state.
 
 use super::error::{CoreError, CoreResult};
+use super::exec::evaluate;
 use super::runtime::Runtime;
 use crate::llb::{Platform, State};
 
@@ -30,16 +31,13 @@ impl File {
     }
 
     async fn solved(&self, rt: &Runtime) -> CoreResult<crate::core::SolvedRef> {
-        let Some(def) = self.state.marshal() else {
-            return Err(CoreError::NotFound {
+        let action = format!("evaluating file {}", self.path);
+        evaluate(rt, &self.state, &action)
+            .await?
+            .ok_or_else(|| CoreError::NotFound {
                 object: "file".into(),
                 path: self.path.clone(),
-            });
-        };
-        rt.engine()
-            .solve(&def)
-            .await
-            .map_err(|e| CoreError::engine(format!("evaluating file {}", self.path), e))
+            })
     }
 
     /// Solves the file's state and stats the file, which must not be a directory.

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod export;
 pub mod file;
 pub mod host;
 pub mod image;

@@ -38,6 +38,11 @@ pub fn parent(path: &str) -> String {
     }
 }
 
+/// The last segment of a clean absolute path (`/` for the root).
+pub fn base_name(path: &str) -> &str {
+    path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("/")
+}
+
 /// `path` relative to `root` if it lies inside it.
 pub fn strip_root<'a>(path: &'a str, root: &str) -> Option<&'a str> {
     if root == "/" {

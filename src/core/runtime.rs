@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::engine::{Engine, ResolvedImage};
 use super::error::{CoreError, CoreResult};
+use super::export::ExportSlot;
 use super::host::Host;
 use super::image::{ImageConfig, ImageRef};
 use super::secret::SecretStore;
@@ -34,6 +35,7 @@ pub struct Runtime {
     shim: State,
     host: Option<Host>,
     secrets: Arc<SecretStore>,
+    exports: Arc<ExportSlot>,
 }
 
 impl Runtime {
@@ -58,7 +60,19 @@ impl Runtime {
             shim,
             host: None,
             secrets: Arc::default(),
+            exports: Arc::default(),
         }
+    }
+
+    /// This runtime, receiving exports through `exports` (the slot the file-send service fills).
+    pub fn with_exports(mut self, exports: Arc<ExportSlot>) -> Self {
+        self.exports = exports;
+        self
+    }
+
+    /// Where exports are received.
+    pub fn exports(&self) -> &ExportSlot {
+        &self.exports
     }
 
     /// This runtime, keeping secrets in `secrets` (the store the session's secrets service reads).

@@ -17,6 +17,7 @@ use crate::buildkit::address::{AddressError, Runner};
 use crate::buildkit::attach::Attachables;
 use crate::buildkit::session::SessionIdentity;
 use crate::buildkit::{BuildkitSession, ConnectError};
+use crate::core::export::ExportSlot;
 use crate::core::{Host, HostDirs, Runtime, SecretStore};
 
 /// Stack size of the threads that serve a session. Pipelines arrive as one nested selection per
@@ -83,13 +84,15 @@ impl Session {
         let host_dirs = Arc::new(HostDirs::default());
         let files = Arc::new(files::SessionFiles::new(host_dirs.clone()));
         let secrets = Arc::new(SecretStore::default());
-        let attachables = Attachables::new(files, secrets.clone());
+        let exports = Arc::new(ExportSlot::default());
+        let attachables = Attachables::new(files, secrets.clone(), exports.clone());
         let buildkit = BuildkitSession::connect(runner, &identity, attachables).await?;
         let host = Host::new(config.workdir.clone(), identity.id.clone(), host_dirs);
         let state = Arc::new(ApiState {
             rt: Runtime::new(buildkit.engine.clone())
                 .with_host(host)
-                .with_secrets(secrets),
+                .with_secrets(secrets)
+                .with_exports(exports),
             ids: Default::default(),
         });
         let schema = api::build_schema(state)?;

@@ -3,6 +3,7 @@
 //! BuildKit calls these when a build needs something only the client has: files (`filesync`), the
 //! client's health (`health`), and later secrets, sockets and registry credentials.
 
+pub mod filesend;
 pub mod filesync;
 pub mod health;
 pub mod hostfs;
@@ -17,24 +18,27 @@ pub struct Attachables {
 }
 
 impl Attachables {
-    /// The services every session serves: health, file sync through `files`, and the secrets
-    /// in `secrets`.
+    /// The services every session serves: health, file sync through `files`, the secrets in
+    /// `secrets`, and exports received into `exports`.
     pub fn new(
         files: std::sync::Arc<dyn filesync::SyncProvider>,
         secrets: std::sync::Arc<crate::core::secret::SecretStore>,
+        exports: std::sync::Arc<crate::core::export::ExportSlot>,
     ) -> Self {
         use bollard_buildkit_proto::health::health_server::HealthServer;
         use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
         use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
         let routes = Routes::new(HealthServer::new(health::AlwaysServing))
             .add_service(FileSyncServer::new(filesync::FileSyncService::new(files)))
-            .add_service(SecretsServer::new(secrets::SecretsService::new(secrets)));
+            .add_service(SecretsServer::new(secrets::SecretsService::new(secrets)))
+            .add_service(filesend::FileSendServer::new(exports));
         let methods = vec![
             "/grpc.health.v1.Health/Check",
             "/grpc.health.v1.Health/Watch",
             "/moby.filesync.v1.FileSync/DiffCopy",
             "/moby.filesync.v1.FileSync/TarStream",
             "/moby.buildkit.secrets.v1.Secrets/GetSecret",
+            "/moby.filesync.v1.FileSend/DiffCopy",
         ];
         Attachables { routes, methods }
     }

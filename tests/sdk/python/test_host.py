@@ -43,3 +43,20 @@ async def test_host_file_and_missing_path(tmp_path):
         with pytest.raises(dagger.QueryError) as err:
             await client.host().directory("no-such-dir").id()
     assert "no-such-dir" in str(err.value)
+
+
+async def test_export_directory_and_file(tmp_path):
+    marker = make_project(tmp_path)
+    async with dagger.Connection(dagger.Config(workdir=str(tmp_path))) as client:
+        built = (
+            client.container()
+            .from_(BUSYBOX)
+            .with_mounted_directory("/src", client.host().directory("src"))
+            .with_exec(["sh", "-c", f"mkdir -p /out && cp /src/app.py /out/ && echo {marker} > /out/stamp"])
+            .directory("/out")
+        )
+        assert await built.export("artifacts") is True
+        assert await built.file("stamp").export("stamp.txt") is True
+    assert (tmp_path / "artifacts" / "app.py").read_text() == "print('app')\n"
+    assert (tmp_path / "artifacts" / "stamp").read_text() == marker + "\n"
+    assert (tmp_path / "stamp.txt").read_text() == marker + "\n"

@@ -1,0 +1,254 @@
+//! Exports to the host. The daemon sends exported files to the session (its file-send service),
+//! which writes them into a fresh staging directory next to the destination; only when the export
+//! has fully arrived is it moved into place, so a failed export leaves the destination as it was.
+//! Exports of one session run one at a time: older daemons do not say which export a transfer
+//! belongs to.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::directory::{Directory, copy_file};
+use super::error::{CoreError, CoreResult};
+use super::file::File;
+use super::layers;
+use super::paths;
+use super::runtime::Runtime;
+use crate::llb::State;
+
+/// Where the session's file-send service writes the transfer in progress.
+#[derive(Debug, Default)]
+pub struct ExportSlot {
+    turn: tokio::sync::Mutex<()>,
+    staging: Mutex<Option<PathBuf>>,
+}
+
+impl ExportSlot {
+    /// The staging directory of the export in progress, if any.
+    pub fn staging(&self) -> Option<PathBuf> {
+        self.staging.lock().ok()?.clone()
+    }
+
+    /// Runs `transfer` with a fresh staging directory next to `dest` (the daemon fills it), then
+    /// hands the filled directory to `install`. The staging directory is always removed.
+    pub async fn run<F, Fut, I>(&self, dest: &Path, transfer: F, install: I) -> CoreResult<()>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = CoreResult<()>>,
+        I: FnOnce(&Path) -> CoreResult<()>,
+    {
+        let _turn = self.turn.lock().await;
+        let staging = staging_dir(dest)?;
+        if let Ok(mut slot) = self.staging.lock() {
+            *slot = Some(staging.clone());
+        }
+        let result = match transfer().await {
+            Ok(()) => install(&staging),
+            Err(e) => Err(e),
+        };
+        if let Ok(mut slot) = self.staging.lock() {
+            *slot = None;
+        }
+        let _ = std::fs::remove_dir_all(&staging);
+        result
+    }
+}
+
+fn export_error(dest: &Path, reason: impl std::fmt::Display) -> CoreError {
+    CoreError::invalid(
+        "export path",
+        dest.display().to_string(),
+        reason.to_string(),
+    )
+}
+
+/// A new, empty directory beside `dest` (same filesystem, so moving out of it is a rename).
+fn staging_dir(dest: &Path) -> CoreResult<PathBuf> {
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(parent)
+        .map_err(|e| export_error(dest, format!("cannot create {}: {e}", parent.display())))?;
+    for attempt in 0..100u32 {
+        let name = format!(
+            ".dirk-export-{}-{attempt}",
+            std::process::id() ^ rand::random::<u32>()
+        );
+        let path = parent.join(name);
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(export_error(
+                    dest,
+                    format!("cannot write in {}: {e}", parent.display()),
+                ));
+            }
+        }
+    }
+    Err(export_error(dest, "cannot create a staging directory"))
+}
+
+/// Moves everything in `from` into directory `into` (created if missing): entries replace
+/// same-named ones, directories merge.
+pub fn merge_into(from: &Path, into: &Path) -> CoreResult<()> {
+    let io = |e: std::io::Error, p: &Path| export_error(into, format!("{}: {e}", p.display()));
+    match std::fs::symlink_metadata(into) {
+        Ok(md) if md.is_dir() => {}
+        Ok(_) => {
+            return Err(export_error(into, "it exists and is not a directory"));
+        }
+        Err(_) => return std::fs::rename(from, into).map_err(|e| io(e, into)),
+    }
+    for entry in std::fs::read_dir(from).map_err(|e| io(e, from))? {
+        let entry = entry.map_err(|e| io(e, from))?;
+        let src = entry.path();
+        let dst = into.join(entry.file_name());
+        let src_is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        match std::fs::symlink_metadata(&dst) {
+            Ok(md) if md.is_dir() && src_is_dir => merge_into(&src, &dst)?,
+            Ok(md) if md.is_dir() => {
+                std::fs::remove_dir_all(&dst).map_err(|e| io(e, &dst))?;
+                std::fs::rename(&src, &dst).map_err(|e| io(e, &dst))?;
+            }
+            _ => std::fs::rename(&src, &dst).map_err(|e| io(e, &dst))?,
+        }
+    }
+    Ok(())
+}
+
+/// Exports `state` (an existing filesystem) through the local exporter into `dest`, installing
+/// the received tree with `install`.
+async fn export_state(
+    rt: &Runtime,
+    state: &State,
+    dest: &Path,
+    what: &str,
+    install: impl FnOnce(&Path) -> CoreResult<()>,
+) -> CoreResult<()> {
+    let def = state.marshal();
+    rt.exports()
+        .run(
+            dest,
+            || async {
+                let Some(def) = def else { return Ok(()) };
+                rt.engine().export_local(&def).await.map_err(|e| {
+                    CoreError::engine(format!("exporting {what} to {}", dest.display()), e)
+                })
+            },
+            install,
+        )
+        .await
+}
+
+impl Directory {
+    /// Writes the directory's contents into host directory `path` (created if missing; files of the
+    /// same name are replaced, others are kept).
+    pub async fn export(&self, rt: &Runtime, path: &str) -> CoreResult<()> {
+        let dest = rt.host()?.resolve(path)?;
+        self.sync(rt).await?;
+        let state = if self.dir == "/" {
+            self.state.clone()
+        } else {
+            layers::copy_onto_scratch(
+                self.state.clone(),
+                &self.dir,
+                None,
+                &self.platform,
+                Some(format!("export {}", self.dir)),
+            )
+        };
+        export_state(rt, &state, &dest, "directory", |staging| {
+            merge_into(staging, &dest)
+        })
+        .await
+    }
+}
+
+impl File {
+    /// Writes the file to host path `path`; with `allow_parent_dir`, `path` may be an existing
+    /// directory to write the file into under its own name.
+    pub async fn export(&self, rt: &Runtime, path: &str, allow_parent_dir: bool) -> CoreResult<()> {
+        let mut dest = rt.host()?.resolve(path)?;
+        self.sync(rt).await?;
+        let name = paths::base_name(&self.path);
+        if dest.is_dir() {
+            if !allow_parent_dir {
+                return Err(export_error(
+                    &dest,
+                    "it is a directory; pass allowParentDirPath to write the file into it",
+                ));
+            }
+            dest = dest.join(name);
+        }
+        let state = State::scratch().file(
+            vec![copy_file(self, &format!("/{name}"), None)],
+            Some(&self.platform),
+            Some(format!("export {}", self.path)),
+        );
+        export_state(rt, &state, &dest, "file", |staging| {
+            std::fs::rename(staging.join(name), &dest).map_err(|e| {
+                export_error(&dest, format!("moving the exported file into place: {e}"))
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_replaces_files_and_keeps_others() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (from, into) = (tmp.path().join("from"), tmp.path().join("into"));
+        for (root, rel, body) in [
+            (&from, "a.txt", "new"),
+            (&from, "sub/b.txt", "new b"),
+            (&into, "a.txt", "old"),
+            (&into, "sub/c.txt", "kept"),
+            (&into, "d.txt", "kept too"),
+        ] {
+            let p = root.join(rel);
+            let _ = std::fs::create_dir_all(p.parent().unwrap_or(root));
+            let _ = std::fs::write(p, body);
+        }
+        assert!(merge_into(&from, &into).is_ok());
+        let read = |rel: &str| std::fs::read_to_string(into.join(rel)).unwrap_or_default();
+        assert_eq!(read("a.txt"), "new");
+        assert_eq!(read("sub/b.txt"), "new b");
+        assert_eq!(read("sub/c.txt"), "kept");
+        assert_eq!(read("d.txt"), "kept too");
+        // A missing destination is the staging directory, renamed.
+        let fresh = tmp.path().join("fresh");
+        let _ = std::fs::create_dir_all(tmp.path().join("from2"));
+        assert!(merge_into(&tmp.path().join("from2"), &fresh).is_ok());
+        assert!(fresh.is_dir());
+    }
+
+    #[tokio::test]
+    async fn a_failed_transfer_leaves_nothing_behind() {
+        let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dest = tmp.path().join("out");
+        let slot = ExportSlot::default();
+        let r = slot
+            .run(
+                &dest,
+                || async {
+                    let staging = slot.staging().unwrap_or_default();
+                    let _ = std::fs::write(staging.join("half"), "x");
+                    Err(CoreError::Unsupported("daemon went away".into()))
+                },
+                |_| Ok(()),
+            )
+            .await;
+        assert!(r.is_err());
+        assert!(!dest.exists());
+        let leftovers = std::fs::read_dir(tmp.path())
+            .map(|d| d.count())
+            .unwrap_or(99);
+        assert_eq!(leftovers, 0);
+        assert!(slot.staging().is_none());
+    }
+}

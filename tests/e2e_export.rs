@@ -1,0 +1,142 @@
+//! Exports to the host on real BuildKit: received by the session's file-send service, installed
+//! only once complete.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{BUSYBOX, Session, lit, unique};
+
+fn session_in(dir: &std::path::Path) -> Session {
+    Session::start_with(&["--workdir", &dir.to_string_lossy()], &[])
+}
+
+#[test]
+fn directory_export_writes_a_tree_and_merges() {
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(work.path().join("out/old")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(work.path().join("out/keep.txt"), "kept").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(work.path().join("out/a.txt"), "stale").unwrap_or_else(|e| panic!("{e}"));
+    let s = session_in(work.path());
+    let marker = unique();
+    let q = format!(
+        r#"{{ container {{ from(address: {}) {{ withExec(args: ["sh", "-c", {}]) {{ directory(path: "/build") {{ export(path: "out") }} }} }} }} }}"#,
+        lit(BUSYBOX),
+        lit(&format!(
+            "mkdir -p /build/bin /build/empty && echo {marker} > /build/a.txt && printf '#!/bin/sh\\n' > /build/bin/tool && chmod 751 /build/bin/tool && ln -s a.txt /build/link && dd if=/dev/zero of=/build/big bs=1024 count=3000 2>/dev/null"
+        ))
+    );
+    let v = s.data(&q);
+    assert_eq!(
+        v["container"]["from"]["withExec"]["directory"]["export"],
+        true
+    );
+    let out = work.path().join("out");
+    assert_eq!(
+        std::fs::read_to_string(out.join("a.txt")).unwrap_or_default(),
+        format!("{marker}\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("keep.txt")).unwrap_or_default(),
+        "kept"
+    );
+    let mode = std::fs::metadata(out.join("bin/tool"))
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
+    assert_eq!(mode, 0o751);
+    assert_eq!(
+        std::fs::read_link(out.join("link")).ok(),
+        Some("a.txt".into())
+    );
+    assert!(out.join("empty").is_dir());
+    assert!(out.join("old").is_dir());
+    assert_eq!(
+        std::fs::metadata(out.join("big"))
+            .map(|m| m.len())
+            .unwrap_or(0),
+        3000 * 1024
+    );
+    // Nothing is left beside the destination.
+    let names: Vec<String> = std::fs::read_dir(work.path())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(names, vec!["out".to_owned()]);
+}
+
+#[test]
+fn file_export_and_its_rules() {
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(work.path().join("dist")).unwrap_or_else(|e| panic!("{e}"));
+    let s = session_in(work.path());
+    let body = format!("artifact {}\n", unique());
+    let file = s.string_at(
+        &format!(r#"{{ directory {{ withNewFile(path: "app.bin", contents: {}, permissions: 493) {{ file(path: "app.bin") {{ id }} }} }} }}"#, lit(&body)),
+        &["directory", "withNewFile", "file", "id"],
+    );
+    let v = s.data(&format!(
+        r#"{{ file(id: {}) {{ export(path: "release/app") }} }}"#,
+        lit(&file)
+    ));
+    assert_eq!(v["file"]["export"], true);
+    let exported = work.path().join("release/app");
+    assert_eq!(std::fs::read_to_string(&exported).unwrap_or_default(), body);
+    assert_eq!(
+        std::fs::metadata(&exported)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0),
+        0o755
+    );
+
+    let e = s.error(&format!(
+        r#"{{ file(id: {}) {{ export(path: "dist") }} }}"#,
+        lit(&file)
+    ));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("allowParentDirPath"),
+        "{e}"
+    );
+    let v = s.data(&format!(
+        r#"{{ file(id: {}) {{ export(path: "dist", allowParentDirPath: true) }} }}"#,
+        lit(&file)
+    ));
+    assert_eq!(v["file"]["export"], true);
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("dist/app.bin")).unwrap_or_default(),
+        body
+    );
+
+    let e = s.error(&format!(
+        r#"{{ file(id: {}) {{ export(path: "../escape") }} }}"#,
+        lit(&file)
+    ));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("may not leave the working directory"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_failing_pipeline_exports_nothing() {
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let s = session_in(work.path());
+    let q = format!(
+        r#"{{ container {{ from(address: {}) {{ withExec(args: ["sh", "-c", "mkdir -p /o && echo x > /o/f && exit 4"]) {{ directory(path: "/o") {{ export(path: "out") }} }} }} }} }}"#,
+        lit(BUSYBOX)
+    );
+    let e = s.error(&q);
+    assert_eq!(e["extensions"]["exitCode"], 4, "{e}");
+    let count = std::fs::read_dir(work.path())
+        .map(|d| d.count())
+        .unwrap_or(99);
+    assert_eq!(count, 0, "a failed export must leave nothing behind");
+}
