@@ -9,9 +9,6 @@ use super::resolve::{Resolver, object, objects, opt_string, opt_strings, value};
 use crate::core::{Container, ExecOptions};
 use crate::llb::CacheSharing;
 
-/// `CacheSharingMode` values by the integers the 0.6 Node SDK sends (alphabetical member order).
-const SHARING_BY_INDEX: [&str; 3] = ["LOCKED", "PRIVATE", "SHARED"];
-
 fn sharing(mode: Option<String>) -> Result<CacheSharing, ApiError> {
     match mode.as_deref() {
         None | Some("SHARED") => Ok(CacheSharing::Shared),
@@ -108,7 +105,7 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     field!(reg, "Container"."withMountedCache", Container, |st, c, a| {
         let volume = st.ids.cache("cache", &a.string("cache")?)?;
         let seed = a.opt_string("source")?.map(|id| st.ids.directory("source", &id)).transpose()?;
-        let mode = sharing(a.opt_enum("sharing", &SHARING_BY_INDEX)?)?;
+        let mode = sharing(a.opt_enum("sharing")?)?;
         let owner = a.opt_string("owner")?;
         Ok(object(c.with_mounted_cache(&a.string("path")?, &volume, seed.as_ref(), mode, owner.as_deref())?))
     });

@@ -114,23 +114,12 @@ impl Args {
         Ok(self.opt_strings(name)?.unwrap_or_default())
     }
 
-    /// An enum value's name (also accepts the integers older Node SDKs send, mapped through `by_index`).
-    pub fn opt_enum(&self, name: &str, by_index: &[&str]) -> ApiResult<Option<String>> {
+    /// An enum value's name.
+    pub fn opt_enum(&self, name: &str) -> ApiResult<Option<String>> {
         match self.get(name) {
             None => Ok(None),
             Some(Value::Enum(e)) => Ok(Some(e.to_string())),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .and_then(|i| by_index.get(i as usize))
-                .map(|s| Some((*s).to_owned()))
-                .ok_or_else(|| {
-                    type_error(
-                        name,
-                        &Value::Number(n.clone()),
-                        &format!("one of {}", by_index.join(", ")),
-                    )
-                }),
             Some(v) => Err(type_error(name, v, "an enum value")),
         }
     }

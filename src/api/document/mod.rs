@@ -3,6 +3,7 @@
 //! allow, so the session parses documents itself, within its own nesting budget, and hands the
 //! parsed document to the executor.
 
+mod integer_enums;
 mod lexer;
 mod parser;
 
@@ -42,9 +43,11 @@ pub fn parse(source: &str) -> Result<ExecutableDocument, SyntaxError> {
     parser::parse(source, MAX_NESTING)
 }
 
-/// Parses `request.query` with [`parse`] and attaches the result to the request.
+/// Parses `request.query` with [`parse`], accepts the integer enum literals of older Node SDKs,
+/// and attaches the result to the request.
 pub fn prepare(mut request: async_graphql::Request) -> Result<async_graphql::Request, SyntaxError> {
-    let document = parse(&request.query)?;
+    let mut document = parse(&request.query)?;
+    integer_enums::rewrite_integer_enums(&mut document);
     request.set_parsed_query(document);
     Ok(request)
 }
