@@ -3,6 +3,7 @@
 mod query;
 mod run;
 mod session;
+mod up;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,8 @@ enum Command {
     Run(run::RunArgs),
     /// Run one GraphQL query against a fresh session and print the response as JSON.
     Query(query::QueryArgs),
+    /// Run a pipeline written as a GraphQL document (default dirk.graphql), operation by operation.
+    Up(up::UpArgs),
     /// Print the version.
     Version,
 }
@@ -45,6 +48,7 @@ pub fn main() -> i32 {
         Command::Session(args) => runtime.block_on(session::run(args)),
         Command::Run(args) => runtime.block_on(run::run(args)),
         Command::Query(args) => runtime.block_on(query::run(args)),
+        Command::Up(args) => runtime.block_on(up::run(args)),
         Command::Version => {
             println!("dirk {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
