@@ -109,3 +109,48 @@ fn broken_plans_fail_clearly() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn plain_progress_shows_steps_and_output_with_secrets_masked() {
+    let p = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let plain = format!("pw-{}", common::unique());
+    let plan = p.path().join("dirk.graphql");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"query token($PASSWORD: String!) {{ setSecret(name: "pw", plaintext: $PASSWORD) {{ id }} }}
+query use($token: SecretID!) {{
+  container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withSecretVariable(name: "PW", secret: $token) {{
+    withExec(args: ["sh", "-c", "echo progress-{marker}; echo the password is $PW"]) {{ stdout }}
+  }} }} }}
+}}"#,
+            marker = common::unique()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    common::require_daemon();
+    let out = Command::new(env!("CARGO_BIN_EXE_dirk"))
+        .args(["up", "--progress", "plain", "--workdir"])
+        .arg(p.path())
+        .env("PASSWORD", &plain)
+        .env("DIRK_LOG", "debug")
+        .output()
+        .unwrap_or_else(|e| panic!("running dirk up: {e}"));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("the password is ***"), "{stdout}");
+    let exec_line = stderr
+        .lines()
+        .find(|l| l.contains(" exec sh -c echo progress-"))
+        .unwrap_or_else(|| panic!("no exec step in the progress output:\n{stderr}"));
+    let step = exec_line.split_whitespace().next().unwrap_or("#?");
+    assert!(
+        stderr.contains(&format!("{step} the password is ***")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("{step} DONE")), "{stderr}");
+    assert!(
+        !stderr.contains(&plain) && !stdout.contains(&plain),
+        "the plaintext leaked:\n{stdout}\n{stderr}"
+    );
+}

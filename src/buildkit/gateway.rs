@@ -188,6 +188,11 @@ impl GatewayBuild {
         })
     }
 
+    /// The connection and build reference to ask the daemon for this build's progress.
+    pub fn status_target(&self) -> (Channel, String) {
+        (self.channel.clone(), self.build_ref.clone())
+    }
+
     /// What the daemon said it supports.
     pub fn capabilities(&self) -> &Capabilities {
         &self.caps

@@ -5,6 +5,7 @@ pub mod address;
 pub mod attach;
 pub mod gateway;
 pub mod session;
+pub mod status;
 pub mod transport;
 
 use std::sync::Arc;
@@ -65,6 +66,12 @@ impl BuildkitSession {
             tunnel,
             runner,
         })
+    }
+
+    /// The progress of this session's build, as the daemon reports it.
+    pub fn watch_status(&self) -> tokio::sync::mpsc::Receiver<status::StatusEvent> {
+        let (channel, build_ref) = self.engine.status_target();
+        status::watch(channel, build_ref)
     }
 
     /// Ends the build and the session, waiting at most `timeout` for the daemon to acknowledge.

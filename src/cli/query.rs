@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
+use super::progress::{self, ProgressMode};
 use super::session::{humantime_secs, workdir};
 use dirk::session::{Session, SessionConfig};
 
@@ -28,6 +29,9 @@ pub struct QueryArgs {
     /// How long to wait for the daemon when closing the session.
     #[arg(long, default_value = "10s", value_parser = humantime_secs, value_name = "DURATION")]
     cleanup_timeout: Duration,
+    /// Live progress on standard error: auto (tty on a terminal, plain otherwise), tty, plain or none.
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    progress: ProgressMode,
 }
 
 /// Parses `NAME=VALUE` pairs into a variables object: values that parse as JSON are taken as JSON,
@@ -66,6 +70,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<i32> {
         port: 0,
     };
     let session = Session::start(config, |k| std::env::var(k).ok()).await?;
+    let display = progress::start(args.progress, session.watch_status());
     let response = session
         .execute(
             &query,
@@ -74,6 +79,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<i32> {
         )
         .await;
     session.shutdown(args.cleanup_timeout).await;
+    display.finish().await;
     println!(
         "{}",
         serde_json::to_string_pretty(&response).context("encoding the response")?

@@ -13,6 +13,7 @@ use clap::Args;
 use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::signal::unix::{SignalKind, signal};
 
+use super::progress::{self, ProgressMode};
 use super::session::{humantime_secs, workdir};
 use dirk::session::{Session, SessionConfig};
 
@@ -25,6 +26,9 @@ pub struct RunArgs {
     /// How long to wait for the daemon when closing the session.
     #[arg(long, default_value = "10s", value_parser = humantime_secs, value_name = "DURATION")]
     cleanup_timeout: Duration,
+    /// Live progress on standard error: auto (tty on a terminal, plain otherwise), tty, plain or none.
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    progress: ProgressMode,
     /// The program to run and its arguments.
     #[arg(
         required = true,
@@ -51,6 +55,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         port: 0,
     };
     let session = Session::start(config, |k| std::env::var(k).ok()).await?;
+    let display = progress::start(args.progress, session.watch_status());
 
     let (program, rest) = args.command.split_first().context("no command given")?;
     let mut cmd = tokio::process::Command::new(program);
@@ -69,6 +74,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         Err(e) => {
             eprintln!("dirk: cannot run {}: {e}", program.to_string_lossy());
             session.shutdown(args.cleanup_timeout).await;
+            display.finish().await;
             return Ok(if e.kind() == std::io::ErrorKind::NotFound {
                 127
             } else {
@@ -96,6 +102,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         let _ = kill_process_group(pid, Signal::KILL);
     }
     session.shutdown(args.cleanup_timeout).await;
+    display.finish().await;
     let status = status.with_context(|| format!("waiting for {}", program.to_string_lossy()))?;
     Ok(exit_code(status))
 }

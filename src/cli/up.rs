@@ -12,6 +12,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationDefinition};
 use async_graphql::{Pos, Positioned};
 use clap::Args;
 
+use super::progress::{self, ProgressMode};
 use super::query::parse_vars;
 use super::session::{humantime_secs, workdir};
 use dirk::api::document;
@@ -38,6 +39,9 @@ pub struct UpArgs {
     /// How long to wait for the daemon when closing the session.
     #[arg(long, default_value = "10s", value_parser = humantime_secs, value_name = "DURATION")]
     cleanup_timeout: Duration,
+    /// Live progress on standard error: auto (tty on a terminal, plain otherwise), tty, plain or none.
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    progress: ProgressMode,
 }
 
 /// One operation of a plan, ready to run.
@@ -207,6 +211,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
     let session = Session::start(config, |k| std::env::var(k).ok())
         .await
         .with_context(|| format!("starting a session for {}", plan.display()))?;
+    let display = progress::start(args.progress, session.watch_status());
     let mut code = 0;
     let mut results: std::collections::HashMap<String, serde_json::Value> = Default::default();
     for step in &steps {
@@ -257,6 +262,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
         }
     }
     session.shutdown(args.cleanup_timeout).await;
+    display.finish().await;
     Ok(code)
 }
 

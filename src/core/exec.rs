@@ -283,6 +283,7 @@ async fn explain_failure(rt: &Runtime, state: &State, err: EngineError, action: 
     };
     let cmd: Vec<String> = spec.args.iter().skip(1).cloned().collect();
     spec.env.push(format!("{}=1", shim::ENV_NO_FAIL));
+    spec.description = Some(format!("collect output of failed: {}", cmd.join(" ")));
     let Some(meta) = spec.build().mount(shim::META_DIR) else {
         return CoreError::engine(action, err);
     };

@@ -16,6 +16,7 @@ use crate::api::{self, ApiState};
 use crate::buildkit::address::{AddressError, Runner};
 use crate::buildkit::attach::Attachables;
 use crate::buildkit::session::SessionIdentity;
+use crate::buildkit::status::StatusEvent;
 use crate::buildkit::{BuildkitSession, ConnectError};
 use crate::core::export::ExportSlot;
 use crate::core::{Host, HostDirs, Runtime, SecretStore};
@@ -61,6 +62,7 @@ pub struct Session {
     pub token: String,
     buildkit: BuildkitSession,
     schema: async_graphql::dynamic::Schema,
+    secrets: Arc<SecretStore>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
 }
@@ -91,7 +93,7 @@ impl Session {
         let state = Arc::new(ApiState {
             rt: Runtime::new(buildkit.engine.clone())
                 .with_host(host)
-                .with_secrets(secrets)
+                .with_secrets(secrets.clone())
                 .with_exports(exports),
             ids: Default::default(),
         });
@@ -117,9 +119,54 @@ impl Session {
             token,
             buildkit,
             schema,
+            secrets,
             shutdown: Some(tx),
             server,
         })
+    }
+
+    /// The daemon's progress for this session's pipelines, with secret values masked.
+    pub fn watch_status(&self) -> tokio::sync::mpsc::Receiver<StatusEvent> {
+        let mut raw = self.buildkit.watch_status();
+        let secrets = self.secrets.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            while let Some(event) = raw.recv().await {
+                let event = match event {
+                    StatusEvent::Step {
+                        digest,
+                        name,
+                        cached,
+                        started,
+                        completed,
+                        error,
+                    } => StatusEvent::Step {
+                        digest,
+                        name: secrets.scrub(&name),
+                        cached,
+                        started,
+                        completed,
+                        error: secrets.scrub(&error),
+                    },
+                    StatusEvent::Log {
+                        digest,
+                        stream,
+                        data,
+                    } => StatusEvent::Log {
+                        digest,
+                        stream,
+                        data: match String::from_utf8(data) {
+                            Ok(text) => secrets.scrub(&text).into_bytes(),
+                            Err(e) => e.into_bytes(),
+                        },
+                    },
+                };
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        });
+        rx
     }
 
     /// Runs one GraphQL request in this session, exactly as the HTTP endpoint would, and returns

@@ -1,0 +1,118 @@
+//! The daemon's progress for a build (`Control.Status`): which steps started, finished, were
+//! cached or failed, and what their commands printed, as plain events for whoever displays them.
+
+use std::time::{Duration, SystemTime};
+
+use bollard_buildkit_proto::google::protobuf::Timestamp;
+use bollard_buildkit_proto::moby::buildkit::v1 as control;
+use control::control_client::ControlClient;
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+
+/// One thing the daemon reported.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusEvent {
+    /// A step (vertex) changed state.
+    Step {
+        /// The vertex digest.
+        digest: String,
+        /// Its name (for execs, dirk names them `exec <args>`).
+        name: String,
+        /// Answered from the cache.
+        cached: bool,
+        /// When it started, if it has.
+        started: Option<SystemTime>,
+        /// When it finished, if it has.
+        completed: Option<SystemTime>,
+        /// Why it failed (empty when it did not).
+        error: String,
+    },
+    /// Output of a step's command.
+    Log {
+        /// The vertex digest.
+        digest: String,
+        /// 1 for standard output, 2 for standard error.
+        stream: i64,
+        /// The bytes written.
+        data: Vec<u8>,
+    },
+}
+
+fn time(ts: Option<Timestamp>) -> Option<SystemTime> {
+    let ts = ts?;
+    let secs = u64::try_from(ts.seconds).ok()?;
+    let nanos = u32::try_from(ts.nanos).unwrap_or(0);
+    Some(SystemTime::UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+/// Converts one status message into events (vertex changes first, then logs).
+pub fn events(response: control::StatusResponse) -> Vec<StatusEvent> {
+    let steps = response.vertexes.into_iter().map(|v| StatusEvent::Step {
+        digest: v.digest,
+        name: v.name,
+        cached: v.cached,
+        started: time(v.started),
+        completed: time(v.completed),
+        error: v.error,
+    });
+    let logs = response.logs.into_iter().map(|l| StatusEvent::Log {
+        digest: l.vertex,
+        stream: l.stream,
+        data: l.msg,
+    });
+    steps.chain(logs).collect()
+}
+
+/// Streams the progress of build `build_ref` until the build ends or the receiver is dropped.
+pub fn watch(channel: Channel, build_ref: String) -> mpsc::Receiver<StatusEvent> {
+    let (tx, rx) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        let mut client = ControlClient::new(channel).max_decoding_message_size(64 << 20);
+        let request = control::StatusRequest { r#ref: build_ref };
+        let Ok(response) = client.status(request).await else {
+            return;
+        };
+        let mut stream = response.into_inner();
+        while let Ok(Some(message)) = stream.message().await {
+            for event in events(message) {
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vertexes_then_logs() {
+        let response = control::StatusResponse {
+            vertexes: vec![control::Vertex {
+                digest: "sha256:a".into(),
+                name: "exec echo hi".into(),
+                started: Some(Timestamp {
+                    seconds: 10,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }],
+            logs: vec![control::VertexLog {
+                vertex: "sha256:a".into(),
+                stream: 1,
+                msg: b"hi\n".to_vec(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let got = events(response);
+        assert_eq!(got.len(), 2);
+        assert!(
+            matches!(&got[0], StatusEvent::Step { name, started: Some(_), completed: None, .. } if name == "exec echo hi")
+        );
+        assert!(matches!(&got[1], StatusEvent::Log { stream: 1, data, .. } if data == b"hi\n"));
+    }
+}
