@@ -9,24 +9,28 @@ use control::control_client::ControlClient;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
+/// A step (vertex) of the build, as last reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepStatus {
+    /// The vertex digest.
+    pub digest: String,
+    /// Its name (for execs, dirk names them `exec <args>`).
+    pub name: String,
+    /// Answered from the cache.
+    pub cached: bool,
+    /// When it started, if it has.
+    pub started: Option<SystemTime>,
+    /// When it finished, if it has.
+    pub completed: Option<SystemTime>,
+    /// Why it failed (empty when it did not).
+    pub error: String,
+}
+
 /// One thing the daemon reported.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusEvent {
-    /// A step (vertex) changed state.
-    Step {
-        /// The vertex digest.
-        digest: String,
-        /// Its name (for execs, dirk names them `exec <args>`).
-        name: String,
-        /// Answered from the cache.
-        cached: bool,
-        /// When it started, if it has.
-        started: Option<SystemTime>,
-        /// When it finished, if it has.
-        completed: Option<SystemTime>,
-        /// Why it failed (empty when it did not).
-        error: String,
-    },
+    /// A step changed state.
+    Step(StepStatus),
     /// Output of a step's command.
     Log {
         /// The vertex digest.
@@ -38,6 +42,31 @@ pub enum StatusEvent {
     },
 }
 
+impl StatusEvent {
+    /// The event with `f` applied to every text it carries (names, errors, command output).
+    pub fn map_text(self, f: impl Fn(&str) -> String) -> StatusEvent {
+        match self {
+            StatusEvent::Step(step) => StatusEvent::Step(StepStatus {
+                name: f(&step.name),
+                error: f(&step.error),
+                ..step
+            }),
+            StatusEvent::Log {
+                digest,
+                stream,
+                data,
+            } => StatusEvent::Log {
+                digest,
+                stream,
+                data: match String::from_utf8(data) {
+                    Ok(text) => f(&text).into_bytes(),
+                    Err(e) => e.into_bytes(),
+                },
+            },
+        }
+    }
+}
+
 fn time(ts: Option<Timestamp>) -> Option<SystemTime> {
     let ts = ts?;
     let secs = u64::try_from(ts.seconds).ok()?;
@@ -47,13 +76,15 @@ fn time(ts: Option<Timestamp>) -> Option<SystemTime> {
 
 /// Converts one status message into events (vertex changes first, then logs).
 pub fn events(response: control::StatusResponse) -> Vec<StatusEvent> {
-    let steps = response.vertexes.into_iter().map(|v| StatusEvent::Step {
-        digest: v.digest,
-        name: v.name,
-        cached: v.cached,
-        started: time(v.started),
-        completed: time(v.completed),
-        error: v.error,
+    let steps = response.vertexes.into_iter().map(|v| {
+        StatusEvent::Step(StepStatus {
+            digest: v.digest,
+            name: v.name,
+            cached: v.cached,
+            started: time(v.started),
+            completed: time(v.completed),
+            error: v.error,
+        })
     });
     let logs = response.logs.into_iter().map(|l| StatusEvent::Log {
         digest: l.vertex,
@@ -111,7 +142,7 @@ mod tests {
         let got = events(response);
         assert_eq!(got.len(), 2);
         assert!(
-            matches!(&got[0], StatusEvent::Step { name, started: Some(_), completed: None, .. } if name == "exec echo hi")
+            matches!(&got[0], StatusEvent::Step(s) if s.name == "exec echo hi" && s.started.is_some() && s.completed.is_none())
         );
         assert!(matches!(&got[1], StatusEvent::Log { stream: 1, data, .. } if data == b"hi\n"));
     }

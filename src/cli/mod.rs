@@ -1,5 +1,6 @@
 //! The command line: argument structures and what each command does. `anyhow` lives here only.
 
+mod local;
 mod progress;
 mod query;
 mod run;

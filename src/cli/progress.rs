@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use dirk::buildkit::status::StatusEvent;
+use dirk::buildkit::status::{StatusEvent, StepStatus};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,6 +93,19 @@ impl Board {
         // Inserted just above when missing.
         self.steps.entry(digest.to_owned()).or_default()
     }
+
+    /// Applies a step event; returns the step and whether this event finished it.
+    fn update(&mut self, event: StepStatus) -> (&mut Step, bool) {
+        let step = self.step(&event.digest);
+        step.name = event.name;
+        step.cached |= event.cached;
+        step.started = step.started.or(event.started);
+        step.completed = event.completed.or(step.completed);
+        step.error = event.error;
+        let finishing = !step.finished && (step.completed.is_some() || step.cached);
+        step.finished |= finishing;
+        (step, finishing)
+    }
 }
 
 fn failure_lines(step: &Step) -> Vec<String> {
@@ -108,26 +121,13 @@ fn failure_lines(step: &Step) -> Vec<String> {
 fn plain_lines(board: &mut Board, event: StatusEvent) -> Vec<String> {
     let mut out = Vec::new();
     match event {
-        StatusEvent::Step {
-            digest,
-            name,
-            cached,
-            started,
-            completed,
-            error,
-        } => {
-            let step = board.step(&digest);
-            step.name = name;
-            step.cached |= cached;
-            step.started = step.started.or(started);
-            step.completed = completed.or(step.completed);
-            step.error = error;
+        StatusEvent::Step(update) => {
+            let (step, finishing) = board.update(update);
             if !step.announced && (step.started.is_some() || step.cached) {
                 step.announced = true;
                 out.push(format!("#{} {}", step.index, step.name));
             }
-            if !step.finished && (step.completed.is_some() || step.cached) {
-                step.finished = true;
+            if finishing {
                 if !step.error.is_empty() {
                     out.extend(failure_lines(step));
                 } else if step.cached {
@@ -153,25 +153,11 @@ fn plain_lines(board: &mut Board, event: StatusEvent) -> Vec<String> {
 /// Tty mode: absorbs an event; returns lines to print permanently (finished steps).
 fn tty_absorb(board: &mut Board, event: StatusEvent) -> Vec<String> {
     match event {
-        StatusEvent::Step {
-            digest,
-            name,
-            cached,
-            started,
-            completed,
-            error,
-        } => {
-            let step = board.step(&digest);
-            step.name = name;
-            step.cached |= cached;
-            step.started = step.started.or(started);
-            step.completed = completed.or(step.completed);
-            step.error = error;
-            if step.finished || !(step.completed.is_some() || step.cached) {
-                return Vec::new();
-            }
-            step.finished = true;
-            if !step.error.is_empty() {
+        StatusEvent::Step(update) => {
+            let (step, finishing) = board.update(update);
+            if !finishing {
+                Vec::new()
+            } else if !step.error.is_empty() {
                 let mut out = vec![format!("✖ {}", step.name)];
                 out.extend(failure_lines(step));
                 out
@@ -326,14 +312,14 @@ mod tests {
         error: &str,
     ) -> StatusEvent {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
-        StatusEvent::Step {
+        StatusEvent::Step(StepStatus {
             digest: digest.into(),
             name: name.into(),
             cached,
             started: started.then_some(t),
             completed: done.then_some(t + Duration::from_millis(1500)),
             error: error.into(),
-        }
+        })
     }
 
     fn log(digest: &str, text: &str) -> StatusEvent {

@@ -1,15 +1,11 @@
 //! `dirk query [QUERY|-]`: one GraphQL query against a fresh session; the response as JSON.
 
 use std::io::Read;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 
-use super::progress::{self, ProgressMode};
-use super::session::{humantime_secs, workdir};
-use dirk::session::{Session, SessionConfig};
+use super::local::LocalSession;
 
 /// Arguments of `dirk query`.
 #[derive(Debug, Args)]
@@ -23,15 +19,8 @@ pub struct QueryArgs {
     /// The operation to run when the document has several.
     #[arg(long, value_name = "NAME")]
     operation: Option<String>,
-    /// Directory that relative host paths resolve against (default: the current directory).
-    #[arg(long, value_name = "DIR")]
-    workdir: Option<PathBuf>,
-    /// How long to wait for the daemon when closing the session.
-    #[arg(long, default_value = "10s", value_parser = humantime_secs, value_name = "DURATION")]
-    cleanup_timeout: Duration,
-    /// Live progress on standard error: auto (tty on a terminal, plain otherwise), tty, plain or none.
-    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
-    progress: ProgressMode,
+    #[command(flatten)]
+    local: LocalSession,
 }
 
 /// Parses `NAME=VALUE` pairs into a variables object: values that parse as JSON are taken as JSON,
@@ -64,22 +53,16 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<i32> {
         Some(q) => q.to_owned(),
     };
     let vars = parse_vars(&args.vars)?;
-    let config = SessionConfig {
-        workdir: workdir(args.workdir)?,
-        labels: Vec::new(),
-        port: 0,
-    };
-    let session = Session::start(config, |k| std::env::var(k).ok()).await?;
-    let display = progress::start(args.progress, session.watch_status());
-    let response = session
+    let running = args.local.start().await?;
+    let response = running
+        .session
         .execute(
             &query,
             serde_json::Value::Object(vars),
             args.operation.as_deref(),
         )
         .await;
-    session.shutdown(args.cleanup_timeout).await;
-    display.finish().await;
+    running.stop().await;
     println!(
         "{}",
         serde_json::to_string_pretty(&response).context("encoding the response")?

@@ -5,30 +5,19 @@
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::progress::{self, ProgressMode};
-use super::session::{humantime_secs, workdir};
-use dirk::session::{Session, SessionConfig};
+use super::local::LocalSession;
 
 /// Arguments of `dirk run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Directory that relative host paths resolve against (default: the current directory).
-    #[arg(long, value_name = "DIR")]
-    workdir: Option<PathBuf>,
-    /// How long to wait for the daemon when closing the session.
-    #[arg(long, default_value = "10s", value_parser = humantime_secs, value_name = "DURATION")]
-    cleanup_timeout: Duration,
-    /// Live progress on standard error: auto (tty on a terminal, plain otherwise), tty, plain or none.
-    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
-    progress: ProgressMode,
+    #[command(flatten)]
+    local: LocalSession,
     /// The program to run and its arguments.
     #[arg(
         required = true,
@@ -49,13 +38,8 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let config = SessionConfig {
-        workdir: workdir(args.workdir)?,
-        labels: Vec::new(),
-        port: 0,
-    };
-    let session = Session::start(config, |k| std::env::var(k).ok()).await?;
-    let display = progress::start(args.progress, session.watch_status());
+    let running = args.local.start().await?;
+    let session = &running.session;
 
     let (program, rest) = args.command.split_first().context("no command given")?;
     let mut cmd = tokio::process::Command::new(program);
@@ -73,8 +57,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
         Ok(child) => child,
         Err(e) => {
             eprintln!("dirk: cannot run {}: {e}", program.to_string_lossy());
-            session.shutdown(args.cleanup_timeout).await;
-            display.finish().await;
+            running.stop().await;
             return Ok(if e.kind() == std::io::ErrorKind::NotFound {
                 127
             } else {
@@ -101,8 +84,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     if let Some(pid) = group {
         let _ = kill_process_group(pid, Signal::KILL);
     }
-    session.shutdown(args.cleanup_timeout).await;
-    display.finish().await;
+    running.stop().await;
     let status = status.with_context(|| format!("waiting for {}", program.to_string_lossy()))?;
     Ok(exit_code(status))
 }

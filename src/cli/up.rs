@@ -5,18 +5,14 @@
 //! which is how one step hands an object to the next. A failing operation stops the run.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::Context;
 use async_graphql::parser::types::{DocumentOperations, OperationDefinition};
 use async_graphql::{Pos, Positioned};
 use clap::Args;
 
-use super::progress::{self, ProgressMode};
+use super::local::LocalSession;
 use super::query::parse_vars;
-use super::session::{humantime_secs, workdir};
 use dirk::api::document;
-use dirk::session::{Session, SessionConfig};
 
 /// The plan read when none is named.
 pub const DEFAULT_PLAN: &str = "dirk.graphql";
@@ -33,15 +29,8 @@ pub struct UpArgs {
     /// Print results as JSON lines, one per operation.
     #[arg(long)]
     json: bool,
-    /// Directory that relative host paths resolve against (default: the current directory).
-    #[arg(long, value_name = "DIR")]
-    workdir: Option<PathBuf>,
-    /// How long to wait for the daemon when closing the session.
-    #[arg(long, default_value = "10s", value_parser = humantime_secs, value_name = "DURATION")]
-    cleanup_timeout: Duration,
-    /// Live progress on standard error: auto (tty on a terminal, plain otherwise), tty, plain or none.
-    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
-    progress: ProgressMode,
+    #[command(flatten)]
+    local: LocalSession,
 }
 
 /// One operation of a plan, ready to run.
@@ -186,8 +175,10 @@ fn error_text(errors: &serde_json::Value) -> String {
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
-    let workdir = workdir(args.workdir)?;
-    let plan = args.plan.unwrap_or_else(|| workdir.join(DEFAULT_PLAN));
+    let plan = match args.plan {
+        Some(plan) => plan,
+        None => args.local.workdir()?.join(DEFAULT_PLAN),
+    };
     let source = match std::fs::read_to_string(&plan) {
         Ok(s) => s,
         Err(e) => {
@@ -203,15 +194,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let config = SessionConfig {
-        workdir,
-        labels: Vec::new(),
-        port: 0,
-    };
-    let session = Session::start(config, |k| std::env::var(k).ok())
-        .await
-        .with_context(|| format!("starting a session for {}", plan.display()))?;
-    let display = progress::start(args.progress, session.watch_status());
+    let running = args.local.start().await?;
+    let session = &running.session;
     let mut code = 0;
     let mut results: std::collections::HashMap<String, serde_json::Value> = Default::default();
     for step in &steps {
@@ -261,8 +245,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<i32> {
             break;
         }
     }
-    session.shutdown(args.cleanup_timeout).await;
-    display.finish().await;
+    running.stop().await;
     Ok(code)
 }
 

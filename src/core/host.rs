@@ -122,6 +122,27 @@ impl Host {
         Ok(resolved)
     }
 
+    /// The absolute path of `path`, which must exist and be a directory (`dir`) or not.
+    fn existing(&self, path: &str, dir: bool) -> CoreResult<PathBuf> {
+        let abs = self.resolve(path)?;
+        let what = if dir { "directory" } else { "file" };
+        match std::fs::metadata(&abs) {
+            Ok(md) if md.is_dir() == dir => Ok(abs),
+            Ok(_) if dir => Err(host_error(
+                path,
+                format!("{} is not a directory", abs.display()),
+            )),
+            Ok(_) => Err(host_error(
+                path,
+                format!("{} is a directory; use Host.directory", abs.display()),
+            )),
+            Err(e) => Err(host_error(
+                path,
+                format!("cannot read host {what} {}: {e}", abs.display()),
+            )),
+        }
+    }
+
     /// The host directory at `path`, limited by `.dockerignore`-style `include`/`exclude` patterns.
     pub fn directory(
         &self,
@@ -130,22 +151,7 @@ impl Host {
         exclude: Vec<String>,
         platform: &Platform,
     ) -> CoreResult<Directory> {
-        let abs = self.resolve(path)?;
-        match std::fs::metadata(&abs) {
-            Ok(md) if md.is_dir() => {}
-            Ok(_) => {
-                return Err(host_error(
-                    path,
-                    format!("{} is not a directory", abs.display()),
-                ));
-            }
-            Err(e) => {
-                return Err(host_error(
-                    path,
-                    format!("cannot read host directory {}: {e}", abs.display()),
-                ));
-            }
-        }
+        let abs = self.existing(path, true)?;
         Selection::new(&include, &exclude).map_err(|e| CoreError::InvalidArgument {
             what: "pattern".into(),
             value: e.pattern.clone(),
@@ -170,22 +176,7 @@ impl Host {
 
     /// The host file at `path` (synced alone: its directory's other files are not sent).
     pub fn file(&self, path: &str, platform: &Platform) -> CoreResult<File> {
-        let abs = self.resolve(path)?;
-        match std::fs::metadata(&abs) {
-            Ok(md) if !md.is_dir() => {}
-            Ok(_) => {
-                return Err(host_error(
-                    path,
-                    format!("{} is a directory; use Host.directory", abs.display()),
-                ));
-            }
-            Err(e) => {
-                return Err(host_error(
-                    path,
-                    format!("cannot read host file {}: {e}", abs.display()),
-                ));
-            }
-        }
+        let abs = self.existing(path, false)?;
         let (Some(parent), Some(name)) = (abs.parent(), abs.file_name()) else {
             return Err(host_error(path, "not a file path"));
         };

@@ -132,35 +132,7 @@ impl Session {
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(async move {
             while let Some(event) = raw.recv().await {
-                let event = match event {
-                    StatusEvent::Step {
-                        digest,
-                        name,
-                        cached,
-                        started,
-                        completed,
-                        error,
-                    } => StatusEvent::Step {
-                        digest,
-                        name: secrets.scrub(&name),
-                        cached,
-                        started,
-                        completed,
-                        error: secrets.scrub(&error),
-                    },
-                    StatusEvent::Log {
-                        digest,
-                        stream,
-                        data,
-                    } => StatusEvent::Log {
-                        digest,
-                        stream,
-                        data: match String::from_utf8(data) {
-                            Ok(text) => secrets.scrub(&text).into_bytes(),
-                            Err(e) => e.into_bytes(),
-                        },
-                    },
-                };
+                let event = event.map_text(|t| secrets.scrub(t));
                 if tx.send(event).await.is_err() {
                     return;
                 }
