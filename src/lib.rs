@@ -2,7 +2,7 @@
 //!
 //! Layers, top to bottom: `cli` (commands) → `session` (HTTP server, lifetime) → `api` (GraphQL) →
 //! `core` (domain) → `llb` (graph builder). `buildkit` implements the engine `core` defines: transports,
-//! the session tunnel with its attachables, and the gateway build.
+//! the session tunnel with its attachables, and the gateway build. `telemetry` exports traces.
 
 pub mod api;
 pub mod buildkit;
@@ -10,3 +10,4 @@ pub mod core;
 pub mod llb;
 pub mod session;
 pub mod shim;
+pub mod telemetry;

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
+use tracing::Instrument as _;
 
 use crate::core::engine::{Engine, EngineError, FileStat, ResolvedImage, SolvedRef};
 use crate::llb::{Definition, Platform};
@@ -33,6 +34,7 @@ impl tonic::service::Interceptor for BuildIdInterceptor {
         request
             .metadata_mut()
             .insert("buildkit-controlapi-buildid", self.0.clone());
+        crate::telemetry::inject(request.metadata_mut());
         Ok(request)
     }
 }
@@ -129,6 +131,8 @@ impl GatewayBuild {
             session: session_id.to_owned(),
             ..Default::default()
         };
+        let mut request = tonic::Request::new(request);
+        crate::telemetry::inject(request.metadata_mut());
         let solve_task = tokio::spawn(async move { control_client.solve(request).await });
         let id = tonic::metadata::MetadataValue::try_from(build_ref.as_str()).map_err(|e| {
             EngineError::Other {
@@ -244,6 +248,22 @@ impl GatewayBuild {
     }
 }
 
+/// The span of one solve: the definition's head and every vertex digest in it.
+fn solve_span(def: &Definition) -> tracing::Span {
+    let digests: Vec<String> = def
+        .pb
+        .def
+        .iter()
+        .map(|op| crate::llb::digest_of(op))
+        .collect();
+    tracing::info_span!(
+        "buildkit.solve",
+        buildkit.definition = %def.head,
+        buildkit.vertices = digests.len(),
+        buildkit.vertex_digests = %digests.join(","),
+    )
+}
+
 #[async_trait]
 impl Engine for GatewayBuild {
     async fn solve(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
@@ -255,6 +275,7 @@ impl Engine for GatewayBuild {
                 .entry(def.head.clone())
                 .or_insert_with(|| {
                     Self::solve_uncached(self.bridge.clone(), def.pb.clone())
+                        .instrument(solve_span(def))
                         .boxed()
                         .shared()
                 })
@@ -395,7 +416,13 @@ impl Engine for GatewayBuild {
             session: self.session_id.clone(),
             ..Default::default()
         };
-        control.solve(request).await.map_err(engine_error)?;
+        let mut request = tonic::Request::new(request);
+        crate::telemetry::inject(request.metadata_mut());
+        control
+            .solve(request)
+            .instrument(tracing::info_span!("buildkit.export", buildkit.exporter = "local", buildkit.definition = %def.head))
+            .await
+            .map_err(engine_error)?;
         Ok(())
     }
 

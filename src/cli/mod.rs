@@ -8,6 +8,7 @@ mod session;
 mod up;
 
 use clap::{Parser, Subcommand};
+use tracing::Instrument as _;
 
 /// dirk: programmable pipelines on your BuildKit, through the Dagger v0.6.4 API.
 #[derive(Debug, Parser)]
@@ -34,7 +35,6 @@ enum Command {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(dirk::session::WORKER_STACK_BYTES)
@@ -46,16 +46,18 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let result = match cli.command {
-        Command::Session(args) => runtime.block_on(session::run(args)),
-        Command::Run(args) => runtime.block_on(run::run(args)),
-        Command::Query(args) => runtime.block_on(query::run(args)),
-        Command::Up(args) => runtime.block_on(up::run(args)),
-        Command::Version => {
-            println!("dirk {}", env!("CARGO_PKG_VERSION"));
-            Ok(0)
+    let result = runtime.block_on(async move {
+        // Exporters run on the runtime, so they are built inside it.
+        let telemetry = init_observability();
+        let name = cli.command.name();
+        let result = run(cli.command)
+            .instrument(tracing::info_span!("dirk", dirk.command = name))
+            .await;
+        if let Some(t) = telemetry {
+            t.shutdown().await;
         }
-    };
+        result
+    });
     let code = match result {
         Ok(code) => code,
         Err(e) => {
@@ -68,14 +70,67 @@ pub fn main() -> i32 {
     code
 }
 
-/// Logs go to stderr only; `DIRK_LOG` sets the filter (default `warn`).
-fn init_logging() {
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Session(_) => "session",
+            Command::Run(_) => "run",
+            Command::Query(_) => "query",
+            Command::Up(_) => "up",
+            Command::Version => "version",
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Session(args) => session::run(args).await,
+        Command::Run(args) => run::run(args).await,
+        Command::Query(args) => query::run(args).await,
+        Command::Up(args) => up::run(args).await,
+        Command::Version => {
+            println!("dirk {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+    }
+}
+
+/// Logs go to stderr only (`DIRK_LOG` sets the filter, default `warn`); with an OTLP or Jaeger
+/// endpoint in the environment, dirk's spans are exported too.
+fn init_observability() -> Option<dirk::telemetry::Telemetry> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{Layer as _, filter::Targets};
+
     let filter = tracing_subscriber::EnvFilter::try_from_env("DIRK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
-        .try_init();
+        .with_filter(filter);
+    let target = dirk::telemetry::target_from_env(|k| std::env::var(k).ok()).unwrap_or_else(|e| {
+        eprintln!("dirk: warning: not exporting traces: {e}");
+        None
+    });
+    let Some(target) = target else {
+        let _ = tracing_subscriber::registry().with(logs).try_init();
+        return None;
+    };
+    match dirk::telemetry::init(&target) {
+        Ok((telemetry, spans)) => {
+            // Only dirk's own spans: the exporter's transport logs must not feed back into it.
+            let spans = spans.with_filter(Targets::new().with_target("dirk", tracing::Level::INFO));
+            let _ = tracing_subscriber::registry()
+                .with(logs)
+                .with(spans)
+                .try_init();
+            Some(telemetry)
+        }
+        Err(e) => {
+            eprintln!("dirk: warning: not exporting traces: {e}");
+            let _ = tracing_subscriber::registry().with(logs).try_init();
+            None
+        }
+    }
 }

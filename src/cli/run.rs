@@ -46,6 +46,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     cmd.args(rest)
         .env("DAGGER_SESSION_PORT", session.addr.port().to_string())
         .env("DAGGER_SESSION_TOKEN", &session.token);
+    // The child joins dirk's trace (when traces are exported).
+    if let Some(traceparent) = dirk::telemetry::traceparent() {
+        cmd.env("TRACEPARENT", traceparent);
+    }
     // On a terminal the child stays in the foreground group, so that it can read the terminal and
     // gets Ctrl-C from it directly. Otherwise it leads its own group, which dirk signals and, at
     // the end, clears of anything the child left running.

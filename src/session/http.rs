@@ -16,6 +16,8 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
+use tracing::Instrument as _;
+
 use crate::api::document;
 
 /// Largest request body accepted (larger ones get 413).
@@ -28,6 +30,8 @@ pub const ENGINE_VERSION: &str = concat!("dirk/", env!("CARGO_PKG_VERSION"));
 struct AppState {
     schema: Schema,
     token: Arc<String>,
+    /// The session's span: every request's span hangs under it.
+    span: tracing::Span,
 }
 
 /// True when `authorization` is `Basic base64(token:)` (any password) for this session's token.
@@ -165,9 +169,22 @@ fn request_from_pairs(pairs: Vec<(String, String)>) -> Result<async_graphql::Req
 
 /// Runs one request: the document is parsed with the session's own parser (see
 /// [`crate::api::document`]), executed, and answered as the JSON the SDKs expect.
-pub async fn execute_json(schema: &Schema, request: async_graphql::Request) -> serde_json::Value {
+pub async fn execute_json(
+    schema: &Schema,
+    request: async_graphql::Request,
+    session: &tracing::Span,
+) -> serde_json::Value {
     let response = match document::prepare(request) {
-        Ok(request) => schema.execute(request).await,
+        Ok(mut request) => {
+            let operation = operation_name(&mut request);
+            let span = tracing::info_span!(
+                parent: session,
+                "graphql.request",
+                otel.name = format!("graphql {operation}"),
+                graphql.operation.name = %operation,
+            );
+            schema.execute(request).instrument(span).await
+        }
         Err(e) => async_graphql::Response::from_errors(vec![e.into()]),
     };
     let mut value = serde_json::to_value(&response).unwrap_or_else(|e| {
@@ -178,7 +195,20 @@ pub async fn execute_json(schema: &Schema, request: async_graphql::Request) -> s
 }
 
 async fn execute(state: &AppState, request: async_graphql::Request) -> Response {
-    json_response(execute_json(&state.schema, request).await)
+    json_response(execute_json(&state.schema, request, &state.span).await)
+}
+
+/// The name of the operation a request runs (`anonymous` when it has none).
+fn operation_name(request: &mut async_graphql::Request) -> String {
+    if let Some(name) = &request.operation_name {
+        return name.clone();
+    }
+    match request.parsed_query().map(|d| &d.operations) {
+        Ok(async_graphql::parser::types::DocumentOperations::Multiple(ops)) if ops.len() == 1 => {
+            ops.keys().next().map(|k| k.to_string()).unwrap_or_default()
+        }
+        _ => "anonymous".to_owned(),
+    }
 }
 
 async fn post_query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -199,10 +229,11 @@ async fn get_query(
 }
 
 /// The router for one session.
-pub fn router(schema: Schema, token: String) -> Router {
+pub fn router(schema: Schema, token: String, span: tracing::Span) -> Router {
     let state = AppState {
         schema,
         token: Arc::new(token),
+        span,
     };
     Router::new()
         .route("/query", get(get_query).post(post_query))

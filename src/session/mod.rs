@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use crate::api::{self, ApiState};
 use crate::buildkit::address::{AddressError, Runner};
@@ -63,6 +64,7 @@ pub struct Session {
     buildkit: BuildkitSession,
     schema: async_graphql::dynamic::Schema,
     secrets: Arc<SecretStore>,
+    span: tracing::Span,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
 }
@@ -83,12 +85,19 @@ impl Session {
     ) -> Result<Session, SessionError> {
         let runner = Runner::from_env(env)?;
         let identity = SessionIdentity::new("dirk", &format!("dirk:{}", config.workdir.display()));
+        let span = tracing::info_span!(
+            "dirk.session",
+            session.id = %identity.id,
+            buildkit.runner = %runner.address,
+        );
         let host_dirs = Arc::new(HostDirs::default());
         let files = Arc::new(files::SessionFiles::new(host_dirs.clone()));
         let secrets = Arc::new(SecretStore::default());
         let exports = Arc::new(ExportSlot::default());
         let attachables = Attachables::new(files, secrets.clone(), exports.clone());
-        let buildkit = BuildkitSession::connect(runner, &identity, attachables).await?;
+        let buildkit = BuildkitSession::connect(runner, &identity, attachables)
+            .instrument(span.clone())
+            .await?;
         let host = Host::new(config.workdir.clone(), identity.id.clone(), host_dirs);
         let state = Arc::new(ApiState {
             rt: Runtime::new(buildkit.engine.clone())
@@ -103,7 +112,7 @@ impl Session {
             .map_err(SessionError::Listen)?;
         let addr = listener.local_addr().map_err(SessionError::Listen)?;
         let token = new_token();
-        let app = http::router(schema.clone(), token.clone());
+        let app = http::router(schema.clone(), token.clone(), span.clone());
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -120,6 +129,7 @@ impl Session {
             buildkit,
             schema,
             secrets,
+            span,
             shutdown: Some(tx),
             server,
         })
@@ -154,7 +164,7 @@ impl Session {
         if let Some(op) = operation {
             request = request.operation_name(op);
         }
-        http::execute_json(&self.schema, request).await
+        http::execute_json(&self.schema, request, &self.span).await
     }
 
     /// Stops serving, ends the build and closes the BuildKit session within `timeout`.

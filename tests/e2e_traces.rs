@@ -1,0 +1,193 @@
+//! Traces: dirk exports its spans over OTLP to a real receiver (an OTLP/gRPC trace service run by the
+//! test), shares the trace with `dirk run`'s child, and never fails a pipeline when export fails.
+
+mod common;
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::trace::v1::Span;
+
+#[derive(Clone, Default)]
+struct Receiver(Arc<Mutex<Vec<Span>>>);
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let spans = request
+            .into_inner()
+            .resource_spans
+            .into_iter()
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans);
+        if let Ok(mut all) = self.0.lock() {
+            all.extend(spans);
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+/// Starts a receiver on 127.0.0.1; returns its endpoint and what it has received.
+fn receiver(rt: &tokio::runtime::Runtime) -> (String, Arc<Mutex<Vec<Span>>>) {
+    let received = Receiver::default();
+    let spans = received.0.clone();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap_or_else(|e| panic!("binding the receiver: {e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    rt.spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(received))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    (format!("http://127.0.0.1:{port}"), spans)
+}
+
+fn attr(span: &Span, key: &str) -> Option<String> {
+    span.attributes.iter().find(|a| a.key == key).and_then(|a| {
+        match a.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(AnyValue::StringValue(s)) => Some(s.clone()),
+            Some(AnyValue::IntValue(i)) => Some(i.to_string()),
+            _ => None,
+        }
+    })
+}
+
+fn dirk(args: &[&str], endpoint: &str) -> std::process::Output {
+    common::require_daemon();
+    Command::new(env!("CARGO_BIN_EXE_dirk"))
+        .args(args)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .output()
+        .unwrap_or_else(|e| panic!("running dirk: {e}"))
+}
+
+#[test]
+fn spans_for_session_requests_and_solves_in_one_trace() {
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let (endpoint, spans) = receiver(&rt);
+    let q = format!(
+        r#"query Probe {{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withExec(args: ["echo", {}]) {{ stdout }} }} }} }}"#,
+        common::lit(&common::unique())
+    );
+    let out = dirk(&["query", "--progress", "none", &q], &endpoint);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let spans = spans.lock().map(|s| s.clone()).unwrap_or_default();
+    let named = |name: &str| spans.iter().find(|s| s.name == name).cloned();
+    let root = named("dirk").unwrap_or_else(|| {
+        panic!(
+            "no dirk span in {:?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+        )
+    });
+    let session = named("dirk.session").unwrap_or_else(|| panic!("no session span"));
+    let request = named("graphql Probe").unwrap_or_else(|| panic!("no request span"));
+    let solve = named("buildkit.solve").unwrap_or_else(|| panic!("no solve span"));
+    for span in [&session, &request, &solve] {
+        assert_eq!(
+            span.trace_id, root.trace_id,
+            "{} is in another trace",
+            span.name
+        );
+    }
+    assert_eq!(session.parent_span_id, root.span_id);
+    assert_eq!(request.parent_span_id, session.span_id);
+    assert_eq!(
+        attr(&request, "graphql.operation.name").as_deref(),
+        Some("Probe")
+    );
+    let digests = attr(&solve, "buildkit.vertex_digests").unwrap_or_default();
+    assert!(digests.starts_with("sha256:"), "{digests}");
+    assert!(attr(&solve, "buildkit.definition").is_some_and(|d| digests.contains(&d)));
+    // The solve happened while the request ran.
+    let mut ancestor = solve.parent_span_id.clone();
+    let mut hops = 0;
+    while ancestor != request.span_id && hops < 10 {
+        ancestor = spans
+            .iter()
+            .find(|s| s.span_id == ancestor)
+            .map(|s| s.parent_span_id.clone())
+            .unwrap_or_default();
+        hops += 1;
+    }
+    assert_eq!(
+        ancestor, request.span_id,
+        "the solve span is not under the request span"
+    );
+}
+
+#[test]
+fn dirk_run_hands_its_trace_to_the_child() {
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let (endpoint, spans) = receiver(&rt);
+    let out = dirk(
+        &[
+            "run",
+            "--progress",
+            "none",
+            "--",
+            "sh",
+            "-c",
+            "echo $TRACEPARENT",
+        ],
+        &endpoint,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let traceparent = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{traceparent:?}");
+    let spans = spans.lock().map(|s| s.clone()).unwrap_or_default();
+    let root = spans
+        .iter()
+        .find(|s| s.name == "dirk")
+        .unwrap_or_else(|| panic!("no dirk span"));
+    assert_eq!(parts[1], hex(&root.trace_id));
+}
+
+#[test]
+fn an_unreachable_collector_never_fails_a_pipeline() {
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(9);
+    let out = dirk(
+        &["query", "--progress", "none", "{ defaultPlatform }"],
+        &format!("http://127.0.0.1:{port}"),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert!(v["data"]["defaultPlatform"].is_string(), "{v}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
