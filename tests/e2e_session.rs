@@ -223,3 +223,36 @@ fn dirk_query_answers_json_and_fails_on_errors() {
         "{v}"
     );
 }
+
+#[test]
+fn pipelines_name_their_steps_in_progress() {
+    common::require_daemon();
+    let marker = common::unique();
+    let q = format!(
+        r#"{{ pipeline(name: "ci") {{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ pipeline(name: "unit tests") {{ withExec(args: ["echo", {}]) {{ stdout }} }} }} }} }} }}"#,
+        common::lit(&marker)
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"))
+        .args(["query", "--progress", "plain", &q])
+        .output()
+        .unwrap_or_else(|e| panic!("running dirk query: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(
+        v["data"]["pipeline"]["container"]["from"]["pipeline"]["withExec"]["stdout"],
+        format!("{marker}\n")
+    );
+    assert!(
+        stderr.contains(&format!("[ci / unit tests] exec echo {marker}")),
+        "{stderr}"
+    );
+    let e = common::Session::start().error(r#"{ container { pipeline(name: " ") { id } } }"#);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pipeline needs a name"),
+        "{e}"
+    );
+}

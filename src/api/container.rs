@@ -28,6 +28,7 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
         c.sync(&st.rt).await?;
         Ok(value(st.ids.container_id(&c)))
     });
+    field!(reg, "Container"."pipeline", Container, |st, c, a| { Ok(object(c.with_pipeline(&a.string("name")?)?)) });
     field!(reg, "Container"."platform", Container, |st, c, a| { Ok(value(c.platform.to_string())) });
     field!(reg, "Container"."from", Container, |st, c, a| { Ok(object(c.from(&st.rt, &a.string("address")?).await?)) });
     field!(reg, "Container"."imageRef", Container, |st, c, a| { Ok(opt_string(c.image_ref.clone())) });

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use super::error::ApiError;
 use super::field;
-use super::resolve::{Resolver, object, root, value};
+use super::resolve::{QueryInPipeline, Resolver, object, root, value};
+use crate::core::container::join_pipeline;
 use crate::core::{CacheVolume, Container, Directory};
 use crate::llb::Platform;
 
@@ -28,7 +29,25 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
                     .map_err(|e| ApiError::invalid_arg("platform", &p, e.reason))?,
                 None => st.rt.default_platform().clone(),
             };
-            Ok(object(Container::scratch(platform)))
+            let mut container = Container::scratch(platform);
+            container.pipeline = a.pipeline().to_owned();
+            Ok(object(container))
+        }),
+    );
+    reg.insert(
+        ("Query", "pipeline"),
+        root("Query.pipeline", |_st, a| async move {
+            let name = a.string("name")?;
+            if name.trim().is_empty() {
+                return Err(ApiError::invalid_arg(
+                    "name",
+                    &name,
+                    "a pipeline needs a name",
+                ));
+            }
+            Ok(object(QueryInPipeline {
+                pipeline: join_pipeline(a.pipeline(), name.trim()),
+            }))
         }),
     );
     reg.insert(

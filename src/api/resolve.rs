@@ -21,6 +21,14 @@ pub type Out = Option<FieldValue<'static>>;
 /// The arguments of one field call, owned so they can cross an `await`.
 pub struct Args {
     values: IndexMap<Name, Value>,
+    pipeline: Option<String>,
+}
+
+/// The value of `Query.pipeline(name)`: a `Query` whose objects start in that pipeline.
+#[derive(Clone, Debug, Default)]
+pub struct QueryInPipeline {
+    /// The pipeline path, outermost first, joined with ` / `.
+    pub pipeline: String,
 }
 
 /// Arguments whose values are never repeated in errors.
@@ -57,6 +65,11 @@ impl Args {
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(v) => Err(type_error(name, v, "a string")),
         }
+    }
+
+    /// The pipeline a root field was selected in (empty outside `Query.pipeline`).
+    pub fn pipeline(&self) -> &str {
+        self.pipeline.as_deref().unwrap_or("")
     }
 
     /// An optional boolean, false when absent.
@@ -179,7 +192,12 @@ fn with_path(mut err: async_graphql::Error, path: Value) -> async_graphql::Error
 fn prepare(ctx: &ResolverContext<'_>) -> (Result<Arc<ApiState>, async_graphql::Error>, Args) {
     let state = ctx.data::<Arc<ApiState>>().cloned();
     let values = ctx.args.as_index_map().clone();
-    (state, Args { values })
+    // Root fields reached through `Query.pipeline` see the pipeline they were selected in.
+    let pipeline = ctx
+        .parent_value
+        .downcast_ref::<QueryInPipeline>()
+        .map(|q| q.pipeline.clone());
+    (state, Args { values, pipeline })
 }
 
 /// A resolver on object type `P`: gets the session state, a clone of the parent and the arguments.

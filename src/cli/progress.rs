@@ -174,10 +174,20 @@ fn tty_absorb(board: &mut Board, event: StatusEvent) -> Vec<String> {
     }
 }
 
-/// Tty mode: the live region (running steps and their last lines).
+/// Splits `[pipeline] step` into its pipeline and step (no pipeline: `None`).
+fn split_pipeline(name: &str) -> (Option<&str>, &str) {
+    if let Some(rest) = name.strip_prefix('[')
+        && let Some((pipeline, step)) = rest.split_once("] ")
+    {
+        return (Some(pipeline), step);
+    }
+    (None, name)
+}
+
+/// Tty mode: the live region (running steps and their last lines), grouped by pipeline.
 fn tty_live(board: &Board, width: usize) -> Vec<String> {
     let now = SystemTime::now();
-    let mut out = Vec::new();
+    let mut groups: Vec<(Option<&str>, Vec<String>)> = Vec::new();
     for digest in &board.order {
         let Some(step) = board.steps.get(digest) else {
             continue;
@@ -185,14 +195,27 @@ fn tty_live(board: &Board, width: usize) -> Vec<String> {
         let Some(started) = step.started.filter(|_| !step.finished) else {
             continue;
         };
+        let (pipeline, name) = split_pipeline(&step.name);
+        let indent = if pipeline.is_some() { "  " } else { "" };
         let elapsed = now
             .duration_since(started)
             .unwrap_or_default()
             .as_secs_f64();
-        out.push(clip(&format!("⠿ {} {elapsed:.1}s", step.name), width));
+        let mut lines = vec![clip(&format!("{indent}⠿ {name} {elapsed:.1}s"), width)];
         for line in step.tail.iter().rev().take(LIVE_LINES).rev() {
-            out.push(clip(&format!("  │ {line}"), width));
+            lines.push(clip(&format!("{indent}  │ {line}"), width));
         }
+        match groups.iter_mut().find(|(p, _)| *p == pipeline) {
+            Some((_, existing)) => existing.extend(lines),
+            None => groups.push((pipeline, lines)),
+        }
+    }
+    let mut out = Vec::new();
+    for (pipeline, lines) in groups {
+        if let Some(p) = pipeline {
+            out.push(clip(&format!("▸ {p}"), width));
+        }
+        out.extend(lines);
     }
     out
 }
@@ -381,5 +404,17 @@ mod tests {
         assert_eq!(done, vec!["✔ exec build 1.5s"]);
         assert!(tty_live(&board, 80).is_empty());
         assert_eq!(clip("abcdef", 4), "abc…");
+        tty_absorb(
+            &mut board,
+            step("b", "[build / unit] exec make", true, false, false, ""),
+        );
+        tty_absorb(
+            &mut board,
+            step("c", "[build / unit] exec vet", true, false, false, ""),
+        );
+        let live = tty_live(&board, 80);
+        assert_eq!(live[0], "▸ build / unit");
+        assert!(live[1].starts_with("  ⠿ exec make "), "{live:?}");
+        assert!(live[2].starts_with("  ⠿ exec vet "), "{live:?}");
     }
 }

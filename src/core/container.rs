@@ -57,6 +57,17 @@ pub struct Container {
     pub image_ref: Option<String>,
     /// Environment variables whose values are secrets, by name.
     pub secret_env: Vec<(String, Secret)>,
+    /// The pipeline the container's steps belong to (`outer / inner`), shown with each step.
+    pub pipeline: String,
+}
+
+/// A pipeline path: `outer / inner`.
+pub fn join_pipeline(outer: &str, inner: &str) -> String {
+    if outer.is_empty() {
+        inner.to_owned()
+    } else {
+        format!("{outer} / {inner}")
+    }
 }
 
 /// Parses an `owner` argument: `uid[:gid]` or `user[:group]`.
@@ -93,6 +104,31 @@ impl Container {
             platform,
             image_ref: None,
             secret_env: Vec::new(),
+            pipeline: String::new(),
+        }
+    }
+
+    /// The container with its next steps in sub-pipeline `name` of its current one.
+    pub fn with_pipeline(&self, name: &str) -> CoreResult<Container> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(CoreError::invalid(
+                "pipeline name",
+                name,
+                "a pipeline needs a name",
+            ));
+        }
+        let mut next = self.clone();
+        next.pipeline = join_pipeline(&self.pipeline, name);
+        Ok(next)
+    }
+
+    /// How a step of this container is named in progress and traces: `[pipeline] what`.
+    pub fn step_name(&self, what: &str) -> String {
+        if self.pipeline.is_empty() {
+            what.to_owned()
+        } else {
+            format!("[{}] {what}", self.pipeline)
         }
     }
 
@@ -138,8 +174,8 @@ impl Container {
             self.meta.as_ref().map(State::key).unwrap_or_default(),
             self.platform,
             self.image_ref.as_deref().unwrap_or_default(),
-            secret_env.join("\n")
-        )
+            secret_env.join("\n"),
+        ) + &format!("\npipeline {}", self.pipeline)
     }
 
     /// The working directory (`/` when unset).
@@ -285,6 +321,7 @@ impl Container {
 
     /// Applies file actions written for container path `target`, to the mount that holds it or to the rootfs.
     fn write_at(&self, target: &str, actions: Vec<FileAction>, what: String) -> Container {
+        let what = self.step_name(&what);
         let mut next = self.clone();
         if let Some(i) = self.mount_index_for(target)
             && let MountSource::Directory { state, dir } = &self.mounts[i].source

@@ -140,7 +140,7 @@ impl Container {
                 secret_files.join("\n")
             ));
         }
-        let description = format!("exec {}", args.join(" "));
+        let description = self.step_name(&format!("exec {}", args.join(" ")));
         let exec = Exec {
             args: std::iter::once(shim::SHIM_PATH.to_owned())
                 .chain(args)

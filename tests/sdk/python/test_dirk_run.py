@@ -91,3 +91,31 @@ def test_missing_command_is_127():
     result = subprocess.run([dirk(), "run", "--", "dirk-no-such-command"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 127
     assert "dirk-no-such-command" in result.stderr
+
+
+def test_pipeline_names_show_in_progress(tmp_path):
+    marker = f"pipeline-{time.time_ns()}"
+    path = script(tmp_path, f"""
+        import anyio, dagger
+
+        async def main():
+            async with dagger.Connection() as client:
+                out = await (
+                    client.pipeline("release")
+                    .container()
+                    .from_("{BUSYBOX}")
+                    .pipeline("package")
+                    .with_exec(["echo", "{marker}"])
+                    .stdout()
+                )
+            print(out.strip())
+
+        anyio.run(main)
+    """)
+    result = subprocess.run(
+        [dirk(), "run", "--progress", "plain", "--", sys.executable, path],
+        capture_output=True, text=True, env=child_env(), timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{marker}\n"
+    assert f"[release / package] exec echo {marker}" in result.stderr
