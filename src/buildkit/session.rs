@@ -111,6 +111,7 @@ impl SessionTunnel {
         for method in &attachables.methods {
             md.append("x-docker-expose-session-grpc-method", value(method)?);
         }
+        crate::telemetry::inject(md);
         let mut control = ControlClient::new(channel);
         let mut incoming = control.session(request).await?.into_inner();
 

@@ -97,9 +97,10 @@ pub fn events(response: control::StatusResponse) -> Vec<StatusEvent> {
 /// Streams the progress of build `build_ref` until the build ends or the receiver is dropped.
 pub fn watch(channel: Channel, build_ref: String) -> mpsc::Receiver<StatusEvent> {
     let (tx, rx) = mpsc::channel(1024);
+    let mut request = tonic::Request::new(control::StatusRequest { r#ref: build_ref });
+    crate::telemetry::inject(request.metadata_mut());
     tokio::spawn(async move {
         let mut client = ControlClient::new(channel).max_decoding_message_size(64 << 20);
-        let request = control::StatusRequest { r#ref: build_ref };
         let Ok(response) = client.status(request).await else {
             return;
         };
