@@ -11,7 +11,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
-use crate::core::{CacheVolume, Container, Directory, File, Secret};
+use crate::core::{CacheVolume, Container, Directory, File, Secret, Socket};
 
 /// The kinds of object that have IDs, by their GraphQL scalar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,15 +26,18 @@ pub enum Kind {
     Cache,
     /// `SecretID`
     Secret,
+    /// `SocketID`
+    Socket,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    const ALL: [Kind; 6] = [
         Kind::Container,
         Kind::Directory,
         Kind::File,
         Kind::Cache,
         Kind::Secret,
+        Kind::Socket,
     ];
 
     fn prefix(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Kind {
             Kind::File => "file",
             Kind::Cache => "cache",
             Kind::Secret => "secret",
+            Kind::Socket => "socket",
         }
     }
 
@@ -55,6 +59,7 @@ impl Kind {
             Kind::File => "FileID",
             Kind::Cache => "CacheID",
             Kind::Secret => "SecretID",
+            Kind::Socket => "SocketID",
         }
     }
 }
@@ -67,6 +72,7 @@ enum Stored {
     File(File),
     Cache(CacheVolume),
     Secret(Secret),
+    Socket(Socket),
 }
 
 /// The session's table of issued IDs.
@@ -126,6 +132,11 @@ impl IdStore {
     /// The ID of a secret (derived from its name, never its value).
     pub fn secret_id(&self, s: &Secret) -> String {
         self.put(Kind::Secret, &s.fingerprint(), Stored::Secret(s.clone()))
+    }
+
+    /// The ID of a host socket.
+    pub fn socket_id(&self, s: &Socket) -> String {
+        self.put(Kind::Socket, &s.fingerprint(), Stored::Socket(s.clone()))
     }
 
     fn get(&self, want: Kind, arg: &str, id: &str) -> ApiResult<Stored> {
@@ -204,6 +215,14 @@ impl IdStore {
         match self.get(Kind::Secret, arg, id)? {
             Stored::Secret(s) => Ok(s),
             _ => Err(ApiError::invalid_arg(arg, id, "it does not name a secret")),
+        }
+    }
+
+    /// The socket behind `id`, passed as argument `arg`.
+    pub fn socket(&self, arg: &str, id: &str) -> ApiResult<Socket> {
+        match self.get(Kind::Socket, arg, id)? {
+            Stored::Socket(s) => Ok(s),
+            _ => Err(ApiError::invalid_arg(arg, id, "it does not name a socket")),
         }
     }
 }

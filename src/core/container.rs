@@ -9,6 +9,7 @@ use super::layers;
 use super::paths;
 use super::runtime::Runtime;
 use super::secret::Secret;
+use super::socket::Socket;
 use crate::llb::{CacheSharing, Chown, FileAction, ImageSource, Platform, State};
 
 /// What is mounted at a container path.
@@ -26,6 +27,8 @@ pub enum MountSource {
     Temp,
     /// A secret, as a read-only file owned by `uid:gid`.
     Secret { secret: Secret, uid: u32, gid: u32 },
+    /// A forwarded host unix socket, owned by `uid:gid`.
+    Socket { socket: Socket, uid: u32, gid: u32 },
 }
 
 /// Mode of mounted secret files (readable by their owner only).
@@ -158,6 +161,9 @@ impl Container {
                 MountSource::Temp => format!("{}=tmp", m.target),
                 MountSource::Secret { secret, uid, gid } => {
                     format!("{}=secret:{}:{uid}:{gid}", m.target, secret.fingerprint())
+                }
+                MountSource::Socket { socket, uid, gid } => {
+                    format!("{}=socket:{}:{uid}:{gid}", m.target, socket.fingerprint())
                 }
             })
             .collect();
@@ -465,15 +471,7 @@ impl Container {
                 "a path cannot contain a newline",
             ));
         }
-        let (uid, gid) = match owner {
-            None => (0, 0),
-            Some(owner) => match parse_owner(owner)? {
-                Chown::Ids { uid, gid } => (uid, gid),
-                Chown::Names { user, group } => {
-                    self.lookup_ids(rt, &user, group.as_deref()).await?
-                }
-            },
-        };
+        let (uid, gid) = self.owner_ids(rt, owner).await?;
         Ok(self.replace_mount(
             target,
             MountSource::Secret {
@@ -482,6 +480,47 @@ impl Container {
                 gid,
             },
         ))
+    }
+
+    /// Forwards host socket `socket` to `path` in the container, owned by `owner` (as for
+    /// [`Container::with_mounted_secret`]).
+    pub async fn with_unix_socket(
+        &self,
+        rt: &Runtime,
+        path: &str,
+        socket: &Socket,
+        owner: Option<&str>,
+    ) -> CoreResult<Container> {
+        let target = self.path("path", path)?;
+        let (uid, gid) = self.owner_ids(rt, owner).await?;
+        Ok(self.replace_mount(
+            target,
+            MountSource::Socket {
+                socket: socket.clone(),
+                uid,
+                gid,
+            },
+        ))
+    }
+
+    /// Stops forwarding the socket at `path`.
+    pub fn without_unix_socket(&self, path: &str) -> CoreResult<Container> {
+        let target = self.path("path", path)?;
+        let mut next = self.clone();
+        next.mounts
+            .retain(|m| !(m.target == target && matches!(m.source, MountSource::Socket { .. })));
+        Ok(next)
+    }
+
+    /// Numeric ids for an `owner` argument (root when absent).
+    async fn owner_ids(&self, rt: &Runtime, owner: Option<&str>) -> CoreResult<(u32, u32)> {
+        match owner {
+            None => Ok((0, 0)),
+            Some(owner) => match parse_owner(owner)? {
+                Chown::Ids { uid, gid } => Ok((uid, gid)),
+                Chown::Names { user, group } => self.lookup_ids(rt, &user, group.as_deref()).await,
+            },
+        }
     }
 
     /// Resolves user and group names through the container's own `/etc/passwd` and `/etc/group`.

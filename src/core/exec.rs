@@ -116,6 +116,17 @@ impl Container {
                     secret_files.push(m.target.clone());
                     secret_mount(&m.target, secret, *uid, *gid)
                 }
+                MountSource::Socket { socket, uid, gid } => Mount {
+                    dest: m.target.clone(),
+                    kind: MountKind::Ssh {
+                        id: socket.id.clone(),
+                        uid: *uid,
+                        gid: *gid,
+                        mode: 0o600,
+                    },
+                    selector: String::new(),
+                    readonly: true,
+                },
             });
         }
         // Secret variables reach the command through files the shim reads (and masks in output),

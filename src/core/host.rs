@@ -15,6 +15,7 @@ use super::directory::Directory;
 use super::error::{CoreError, CoreResult};
 use super::file::File;
 use super::patterns::Selection;
+use super::socket::{Socket, SocketRegistry};
 use crate::llb::{LocalSource, Platform};
 
 /// The host directories a session has handed out, by the name they are served under. The file
@@ -48,6 +49,7 @@ pub struct Host {
     workdir: PathBuf,
     session_id: String,
     dirs: std::sync::Arc<HostDirs>,
+    sockets: std::sync::Arc<SocketRegistry>,
 }
 
 fn host_error(path: &str, reason: impl Into<String>) -> CoreError {
@@ -72,13 +74,36 @@ fn literal_pattern(name: &str) -> String {
 
 impl Host {
     /// The host of a session whose BuildKit session is `session_id`, resolving relative paths
-    /// against `workdir` and registering directories in `dirs`.
-    pub fn new(workdir: PathBuf, session_id: String, dirs: std::sync::Arc<HostDirs>) -> Self {
+    /// against `workdir` and registering directories in `dirs` and sockets in `sockets`.
+    pub fn new(
+        workdir: PathBuf,
+        session_id: String,
+        dirs: std::sync::Arc<HostDirs>,
+        sockets: std::sync::Arc<SocketRegistry>,
+    ) -> Self {
         let workdir = std::fs::canonicalize(&workdir).unwrap_or(workdir);
         Host {
             workdir,
             session_id,
             dirs,
+            sockets,
+        }
+    }
+
+    /// The host unix socket at `path`, to forward into containers.
+    pub fn unix_socket(&self, path: &str) -> CoreResult<Socket> {
+        use std::os::unix::fs::FileTypeExt;
+        let abs = self.resolve(path)?;
+        match std::fs::metadata(&abs) {
+            Ok(md) if md.file_type().is_socket() => Ok(self.sockets.register(&abs)),
+            Ok(_) => Err(host_error(
+                path,
+                format!("{} is not a unix socket", abs.display()),
+            )),
+            Err(e) => Err(host_error(
+                path,
+                format!("cannot read host socket {}: {e}", abs.display()),
+            )),
         }
     }
 
@@ -192,7 +217,12 @@ mod tests {
     use super::*;
 
     fn host(workdir: &Path) -> Host {
-        Host::new(workdir.to_owned(), "sess".into(), Default::default())
+        Host::new(
+            workdir.to_owned(),
+            "sess".into(),
+            Default::default(),
+            Default::default(),
+        )
     }
 
     #[test]

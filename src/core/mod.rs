@@ -16,6 +16,7 @@ pub mod paths;
 pub mod patterns;
 pub mod runtime;
 pub mod secret;
+pub mod socket;
 
 pub use cache::CacheVolume;
 pub use container::Container;
@@ -27,3 +28,4 @@ pub use file::File;
 pub use host::{Host, HostDirs};
 pub use runtime::Runtime;
 pub use secret::{Secret, SecretStore};
+pub use socket::{Socket, SocketRegistry};

@@ -20,7 +20,7 @@ use crate::buildkit::session::SessionIdentity;
 use crate::buildkit::status::StatusEvent;
 use crate::buildkit::{BuildkitSession, ConnectError};
 use crate::core::export::ExportSlot;
-use crate::core::{Host, HostDirs, Runtime, SecretStore};
+use crate::core::{Host, HostDirs, Runtime, SecretStore, SocketRegistry};
 
 /// Stack size of the threads that serve a session. Pipelines arrive as one nested selection per
 /// chained call and are parsed, validated and executed recursively, so a 1,000-step chain needs
@@ -94,11 +94,18 @@ impl Session {
         let files = Arc::new(files::SessionFiles::new(host_dirs.clone()));
         let secrets = Arc::new(SecretStore::default());
         let exports = Arc::new(ExportSlot::default());
-        let attachables = Attachables::new(files, secrets.clone(), exports.clone());
+        let sockets = Arc::new(SocketRegistry::default());
+        let attachables =
+            Attachables::new(files, secrets.clone(), exports.clone(), sockets.clone());
         let buildkit = BuildkitSession::connect(runner, &identity, attachables)
             .instrument(span.clone())
             .await?;
-        let host = Host::new(config.workdir.clone(), identity.id.clone(), host_dirs);
+        let host = Host::new(
+            config.workdir.clone(),
+            identity.id.clone(),
+            host_dirs,
+            sockets,
+        );
         let state = Arc::new(ApiState {
             rt: Runtime::new(buildkit.engine.clone())
                 .with_host(host)

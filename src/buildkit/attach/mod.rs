@@ -8,6 +8,7 @@ pub mod filesync;
 pub mod health;
 pub mod hostfs;
 pub mod secrets;
+pub mod sockets;
 
 use tonic::service::Routes;
 
@@ -19,19 +20,22 @@ pub struct Attachables {
 
 impl Attachables {
     /// The services every session serves: health, file sync through `files`, the secrets in
-    /// `secrets`, and exports received into `exports`.
+    /// `secrets`, exports received into `exports`, and forwarding of the host sockets in `sockets`.
     pub fn new(
         files: std::sync::Arc<dyn filesync::SyncProvider>,
         secrets: std::sync::Arc<crate::core::secret::SecretStore>,
         exports: std::sync::Arc<crate::core::export::ExportSlot>,
+        sockets: std::sync::Arc<crate::core::socket::SocketRegistry>,
     ) -> Self {
         use bollard_buildkit_proto::health::health_server::HealthServer;
         use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
         use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
+        use bollard_buildkit_proto::moby::sshforward::v1::ssh_server::SshServer;
         let routes = Routes::new(HealthServer::new(health::AlwaysServing))
             .add_service(FileSyncServer::new(filesync::FileSyncService::new(files)))
             .add_service(SecretsServer::new(secrets::SecretsService::new(secrets)))
-            .add_service(filesend::FileSendServer::new(exports));
+            .add_service(filesend::FileSendServer::new(exports))
+            .add_service(SshServer::new(sockets::SocketService::new(sockets)));
         let methods = vec![
             "/grpc.health.v1.Health/Check",
             "/grpc.health.v1.Health/Watch",
@@ -39,6 +43,8 @@ impl Attachables {
             "/moby.filesync.v1.FileSync/TarStream",
             "/moby.buildkit.secrets.v1.Secrets/GetSecret",
             "/moby.filesync.v1.FileSend/DiffCopy",
+            "/moby.sshforward.v1.SSH/CheckAgent",
+            "/moby.sshforward.v1.SSH/ForwardAgent",
         ];
         Attachables { routes, methods }
     }
