@@ -56,6 +56,15 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
         let secret = st.ids.secret("secret", &a.string("secret")?)?;
         Ok(object(c.with_secret_variable(&a.string("name")?, &secret)?))
     });
+    field!(reg, "Container"."withRegistryAuth", Container, |st, c, a| {
+        let secret = st.ids.secret("secret", &a.string("secret")?)?;
+        st.rt.registry_auth().set(&a.string("address")?, &a.string("username")?, &secret)?;
+        Ok(object(c))
+    });
+    field!(reg, "Container"."withoutRegistryAuth", Container, |st, c, a| {
+        st.rt.registry_auth().remove(&a.string("address")?);
+        Ok(object(c))
+    });
     field!(reg, "Container"."withMountedSecret", Container, |st, c, a| {
         let secret = st.ids.secret("source", &a.string("source")?)?;
         let owner = a.opt_string("owner")?;

@@ -14,6 +14,7 @@ pub mod image;
 pub mod layers;
 pub mod paths;
 pub mod patterns;
+pub mod registry;
 pub mod runtime;
 pub mod secret;
 pub mod socket;

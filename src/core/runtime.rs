@@ -9,6 +9,7 @@ use super::error::{CoreError, CoreResult};
 use super::export::ExportSlot;
 use super::host::Host;
 use super::image::{ImageConfig, ImageRef};
+use super::registry::RegistryAuth;
 use super::secret::SecretStore;
 use crate::llb::{LocalSource, Platform, State};
 use crate::shim;
@@ -27,6 +28,14 @@ pub fn shim_source_name() -> &'static str {
     })
 }
 
+/// Whether a registry error means the request lacked (valid) credentials.
+fn is_auth_failure(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("401 unauthorized")
+        || m.contains("authorization failed")
+        || m.contains("no basic auth credentials")
+}
+
 /// Per-session context for domain operations.
 pub struct Runtime {
     engine: Arc<dyn Engine>,
@@ -36,6 +45,7 @@ pub struct Runtime {
     host: Option<Host>,
     secrets: Arc<SecretStore>,
     exports: Arc<ExportSlot>,
+    registry: Arc<RegistryAuth>,
 }
 
 impl Runtime {
@@ -61,7 +71,19 @@ impl Runtime {
             host: None,
             secrets: Arc::default(),
             exports: Arc::default(),
+            registry: Arc::default(),
         }
+    }
+
+    /// This runtime, keeping registry credentials in `registry` (which the auth service reads).
+    pub fn with_registry_auth(mut self, registry: Arc<RegistryAuth>) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// The session's registry credentials.
+    pub fn registry_auth(&self) -> &RegistryAuth {
+        &self.registry
     }
 
     /// This runtime, receiving exports through `exports` (the slot the file-send service fills).
@@ -153,7 +175,17 @@ impl Runtime {
                     .engine
                     .resolve_image(&reference.to_string(), platform)
                     .await
-                    .map_err(|e| CoreError::engine(format!("resolving image {reference}"), e))?;
+                    .map_err(|e| {
+                        let action = format!("resolving image {reference}");
+                        if is_auth_failure(&e.to_string()) {
+                            CoreError::Unsupported(format!(
+                                "{action}: {e}: the registry {} wants credentials; pass them with withRegistryAuth(address, username, secret) or log in with docker login",
+                                reference.domain
+                            ))
+                        } else {
+                            CoreError::engine(action, e)
+                        }
+                    })?;
                 let r = Arc::new(r);
                 if let Ok(mut m) = self.images.lock() {
                     m.entry(key).or_insert_with(|| r.clone());

@@ -20,6 +20,7 @@ use crate::buildkit::session::SessionIdentity;
 use crate::buildkit::status::StatusEvent;
 use crate::buildkit::{BuildkitSession, ConnectError};
 use crate::core::export::ExportSlot;
+use crate::core::registry::RegistryAuth;
 use crate::core::{Host, HostDirs, Runtime, SecretStore, SocketRegistry};
 
 /// Stack size of the threads that serve a session. Pipelines arrive as one nested selection per
@@ -95,8 +96,14 @@ impl Session {
         let secrets = Arc::new(SecretStore::default());
         let exports = Arc::new(ExportSlot::default());
         let sockets = Arc::new(SocketRegistry::default());
-        let attachables =
-            Attachables::new(files, secrets.clone(), exports.clone(), sockets.clone());
+        let registry = Arc::new(RegistryAuth::default());
+        let attachables = Attachables::new(
+            files,
+            secrets.clone(),
+            exports.clone(),
+            sockets.clone(),
+            registry.clone(),
+        );
         let buildkit = BuildkitSession::connect(runner, &identity, attachables)
             .instrument(span.clone())
             .await?;
@@ -110,7 +117,8 @@ impl Session {
             rt: Runtime::new(buildkit.engine.clone())
                 .with_host(host)
                 .with_secrets(secrets.clone())
-                .with_exports(exports),
+                .with_exports(exports)
+                .with_registry_auth(registry),
             ids: Default::default(),
         });
         let schema = api::build_schema(state)?;

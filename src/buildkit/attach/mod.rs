@@ -3,6 +3,7 @@
 //! BuildKit calls these when a build needs something only the client has: files (`filesync`), the
 //! client's health (`health`), and later secrets, sockets and registry credentials.
 
+pub mod auth;
 pub mod filesend;
 pub mod filesync;
 pub mod health;
@@ -20,19 +21,26 @@ pub struct Attachables {
 
 impl Attachables {
     /// The services every session serves: health, file sync through `files`, the secrets in
-    /// `secrets`, exports received into `exports`, and forwarding of the host sockets in `sockets`.
+    /// `secrets`, exports received into `exports`, forwarding of the host sockets in `sockets`, and the
+    /// registry credentials in `registry`.
     pub fn new(
         files: std::sync::Arc<dyn filesync::SyncProvider>,
         secrets: std::sync::Arc<crate::core::secret::SecretStore>,
         exports: std::sync::Arc<crate::core::export::ExportSlot>,
         sockets: std::sync::Arc<crate::core::socket::SocketRegistry>,
+        registry: std::sync::Arc<crate::core::registry::RegistryAuth>,
     ) -> Self {
         use bollard_buildkit_proto::health::health_server::HealthServer;
         use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
+        use bollard_buildkit_proto::moby::filesync::v1::auth_server::AuthServer;
         use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
         use bollard_buildkit_proto::moby::sshforward::v1::ssh_server::SshServer;
         let routes = Routes::new(HealthServer::new(health::AlwaysServing))
             .add_service(FileSyncServer::new(filesync::FileSyncService::new(files)))
+            .add_service(AuthServer::new(auth::AuthService::new(
+                registry,
+                secrets.clone(),
+            )))
             .add_service(SecretsServer::new(secrets::SecretsService::new(secrets)))
             .add_service(filesend::FileSendServer::new(exports))
             .add_service(SshServer::new(sockets::SocketService::new(sockets)));
@@ -45,6 +53,7 @@ impl Attachables {
             "/moby.filesync.v1.FileSend/DiffCopy",
             "/moby.sshforward.v1.SSH/CheckAgent",
             "/moby.sshforward.v1.SSH/ForwardAgent",
+            "/moby.filesync.v1.Auth/Credentials",
         ];
         Attachables { routes, methods }
     }

@@ -1,0 +1,138 @@
+//! Registry credentials on real BuildKit: a registry on 127.0.0.1 that requires htpasswd basic auth
+//! (Debian's docker-registry over the test registry's storage) is pulled from with credentials from
+//! `withRegistryAuth` and from the Docker configuration, and refused clearly without.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{Session, lit};
+
+const USER: &str = "dirk";
+
+struct Registry {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a registry requiring `USER`/`password`, serving what the setup script pushed.
+fn auth_registry(dir: &std::path::Path, password: &str) -> Registry {
+    let state = std::env::var("DIRK_ENGINE_STATE").unwrap_or_else(|_| "/var/lib/dirk-test".into());
+    let storage = std::path::Path::new(&state).join("registry");
+    assert!(
+        storage.is_dir(),
+        "no registry storage at {}: run scripts/setup-engine.sh",
+        storage.display()
+    );
+    let hash = Command::new("python3")
+        .args(["-c", "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", password])
+        .output()
+        .unwrap_or_else(|e| panic!("hashing the password: {e}"));
+    let hash = String::from_utf8_lossy(&hash.stdout).trim().to_owned();
+    assert!(hash.starts_with("$2"), "bcrypt hash expected, got {hash:?}");
+    std::fs::write(dir.join("htpasswd"), format!("{USER}:{hash}\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let address = format!("127.0.0.1:{port}");
+    let config = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  maintenance:\n    readonly:\n      enabled: true\nhttp:\n  addr: {address}\nauth:\n  htpasswd:\n    realm: dirk-test\n    path: {}\n",
+        storage.display(),
+        dir.join("htpasswd").display()
+    );
+    std::fs::write(dir.join("registry.yml"), config).unwrap_or_else(|e| panic!("{e}"));
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("registry.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting docker-registry: {e}"));
+    let registry = Registry { child, address };
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&registry.address).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the registry did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    registry
+}
+
+fn pull(address: &str, auth: Option<&str>) -> String {
+    let image = format!("{address}/busybox:latest");
+    match auth {
+        None => format!(
+            r#"{{ container {{ from(address: {}) {{ withExec(args: ["echo", "pulled"]) {{ stdout }} }} }} }}"#,
+            lit(&image)
+        ),
+        Some(secret) => format!(
+            r#"{{ container {{ withRegistryAuth(address: {}, username: {}, secret: {}) {{ from(address: {}) {{ withExec(args: ["echo", "pulled"]) {{ stdout }} }} }} }} }}"#,
+            lit(address),
+            lit(USER),
+            lit(secret),
+            lit(&image)
+        ),
+    }
+}
+
+#[test]
+fn pulls_need_credentials_and_get_them() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let password = format!("pw-{}", common::unique());
+    let registry = auth_registry(dir.path(), &password);
+    let empty_config = dir.path().join("no-docker-config");
+    std::fs::create_dir_all(&empty_config).unwrap_or_else(|e| panic!("{e}"));
+    let s = Session::start_with(&[], &[("DOCKER_CONFIG", &empty_config.to_string_lossy())]);
+
+    // Without credentials: a clear error naming the image and what to do.
+    let e = s.error(&pull(&registry.address, None));
+    let msg = e["message"].as_str().unwrap_or_default();
+    assert!(msg.contains(&registry.address), "{msg}");
+    assert!(msg.contains("withRegistryAuth"), "{msg}");
+
+    // A wrong password is refused too.
+    let wrong = s.string_at(
+        r#"{ setSecret(name: "wrong", plaintext: "nope") { id } }"#,
+        &["setSecret", "id"],
+    );
+    assert!(s.query(&pull(&registry.address, Some(&wrong)))["errors"].is_array());
+
+    // withRegistryAuth: the pull succeeds.
+    let secret = s.string_at(
+        &format!(
+            r#"{{ setSecret(name: "registry", plaintext: {}) {{ id }} }}"#,
+            lit(&password)
+        ),
+        &["setSecret", "id"],
+    );
+    let v = s.data(&pull(&registry.address, Some(&secret)));
+    assert_eq!(
+        v["container"]["withRegistryAuth"]["from"]["withExec"]["stdout"],
+        "pulled\n"
+    );
+    drop(s);
+
+    // The user's Docker configuration is the fallback.
+    let config_dir = dir.path().join("docker-config");
+    std::fs::create_dir_all(&config_dir).unwrap_or_else(|e| panic!("{e}"));
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{password}"));
+    let config = serde_json::json!({ "auths": { registry.address.clone(): { "auth": auth } } });
+    std::fs::write(config_dir.join("config.json"), config.to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let s = Session::start_with(&[], &[("DOCKER_CONFIG", &config_dir.to_string_lossy())]);
+    let v = s.data(&pull(&registry.address, None));
+    assert_eq!(v["container"]["from"]["withExec"]["stdout"], "pulled\n");
+}
