@@ -390,3 +390,37 @@ fn labels_and_image_ref() {
     assert_eq!(l["label"], "1");
     assert_eq!(l["withoutLabel"]["labels"], json!([{"name": "b"}]));
 }
+
+#[test]
+fn with_directory_mounted_file_and_deprecated_spellings() {
+    let s = Session::start();
+    let dir = s.string_at(
+        r#"{ directory { withNewFile(path: "sub/a.txt", contents: "A") { withNewFile(path: "b.txt", contents: "B") { id } } } }"#,
+        &["directory", "withNewFile", "withNewFile", "id"],
+    );
+    let file = s.string_at(
+        r#"{ directory { withNewFile(path: "conf.ini", contents: "k=v") { file(path: "conf.ini") { id } } } }"#,
+        &["directory", "withNewFile", "file", "id"],
+    );
+    let q = format!(
+        r#"{{ {} {{ withDirectory(path: "/app", directory: {}, owner: "1234:5678") {{ withMountedFile(path: "/etc/app.ini", source: {}) {{ withFocus {{ exec(args: ["sh", "-c", "ls -R /app | tr '\n' ' '; stat -c '%u:%g' /app/b.txt; cat /etc/app.ini"]) {{ stdout fs {{ file(path: "/app/sub/a.txt") {{ contents }} }} }} }} }} }} }} }} }}"#,
+        from(BUSYBOX),
+        lit(&dir),
+        lit(&file)
+    );
+    let v = s.data(&q);
+    let exec = &v["container"]["from"]["withDirectory"]["withMountedFile"]["withFocus"]["exec"];
+    assert_eq!(
+        exec["stdout"],
+        "/app: b.txt sub  /app/sub: a.txt 1234:5678\nk=v"
+    );
+    assert_eq!(exec["fs"]["file"]["contents"], "A");
+    let q = format!(
+        r#"{{ container {{ withFS(id: {}) {{ withoutFocus {{ rootfs {{ entries }} }} }} }} }}"#,
+        lit(&dir)
+    );
+    assert_eq!(
+        s.data(&q)["container"]["withFS"]["withoutFocus"]["rootfs"]["entries"],
+        json!(["b.txt", "sub"])
+    );
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::error::ApiError;
 use super::field;
 use super::query::NameValue;
-use super::resolve::{Resolver, object, objects, opt_string, opt_strings, value};
+use super::resolve::{Args, Resolver, object, objects, opt_string, opt_strings, value};
 use crate::core::{Container, ExecOptions};
 use crate::llb::CacheSharing;
 
@@ -22,6 +22,22 @@ fn sharing(mode: Option<String>) -> Result<CacheSharing, ApiError> {
     }
 }
 
+fn exec_options(a: &Args) -> Result<ExecOptions, ApiError> {
+    if a.flag("experimentalPrivilegedNesting")? {
+        return Err(ApiError::msg(
+            "experimentalPrivilegedNesting is not available: dirk does not expose its session inside execs",
+        ));
+    }
+    Ok(ExecOptions {
+        args: a.strings("args")?,
+        skip_entrypoint: a.flag("skipEntrypoint")?,
+        stdin: a.opt_string("stdin")?,
+        redirect_stdout: a.opt_string("redirectStdout")?,
+        redirect_stderr: a.opt_string("redirectStderr")?,
+        insecure_root_capabilities: a.flag("insecureRootCapabilities")?,
+    })
+}
+
 pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     field!(reg, "Container"."id", Container, |st, c, a| { Ok(value(st.ids.container_id(&c))) });
     field!(reg, "Container"."sync", Container, |st, c, a| {
@@ -33,20 +49,9 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     field!(reg, "Container"."from", Container, |st, c, a| { Ok(object(c.from(&st.rt, &a.string("address")?).await?)) });
     field!(reg, "Container"."imageRef", Container, |st, c, a| { Ok(opt_string(c.image_ref.clone())) });
 
-    field!(reg, "Container"."withExec", Container, |st, c, a| {
-        let opts = ExecOptions {
-            args: a.strings("args")?,
-            skip_entrypoint: a.flag("skipEntrypoint")?,
-            stdin: a.opt_string("stdin")?,
-            redirect_stdout: a.opt_string("redirectStdout")?,
-            redirect_stderr: a.opt_string("redirectStderr")?,
-            insecure_root_capabilities: a.flag("insecureRootCapabilities")?,
-        };
-        if a.flag("experimentalPrivilegedNesting")? {
-            return Err(ApiError::msg(
-                "experimentalPrivilegedNesting is not available: dirk does not expose its session inside execs",
-            ));
-        }
+    // `exec` is the deprecated spelling: the same options, no skipEntrypoint/insecureRootCapabilities.
+    field!(reg, "Container".["withExec", "exec"], Container, |st, c, a| {
+        let opts = exec_options(&a)?;
         Ok(object(c.with_exec(&st.rt, opts)?))
     });
     field!(reg, "Container"."stdout", Container, |st, c, a| { Ok(value(st.rt.secrets().scrub(&c.stdout(&st.rt).await?))) });
@@ -114,10 +119,24 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     field!(reg, "Container"."withoutMount", Container, |st, c, a| { Ok(object(c.without_mount(&a.string("path")?)?)) });
     field!(reg, "Container"."mounts", Container, |st, c, a| { Ok(value(c.mount_targets())) });
 
-    field!(reg, "Container"."rootfs", Container, |st, c, a| { Ok(object(c.rootfs_directory())) });
-    field!(reg, "Container"."withRootfs", Container, |st, c, a| {
+    // `fs` and `withFS` are the deprecated spellings of `rootfs` and `withRootfs`.
+    field!(reg, "Container".["rootfs", "fs"], Container, |st, c, a| { Ok(object(c.rootfs_directory())) });
+    field!(reg, "Container".["withRootfs", "withFS"], Container, |st, c, a| {
         Ok(object(c.with_rootfs(&st.ids.directory("id", &a.string("id")?)?)))
     });
+    field!(reg, "Container"."withDirectory", Container, |st, c, a| {
+        let source = st.ids.directory("directory", &a.string("directory")?)?;
+        let owner = a.opt_string("owner")?;
+        Ok(object(c.with_directory(&st.rt, &a.string("path")?, &source, a.strings("include")?, a.strings("exclude")?, owner.as_deref())?))
+    });
+    field!(reg, "Container"."withMountedFile", Container, |st, c, a| {
+        let source = st.ids.file("source", &a.string("source")?)?;
+        let owner = a.opt_string("owner")?;
+        Ok(object(c.with_mounted_file(&a.string("path")?, &source, owner.as_deref())?))
+    });
+    // Focus only changes how a client's own progress view highlights steps; dirk's views show
+    // every step, so these keep the container as it is.
+    field!(reg, "Container".["withFocus", "withoutFocus"], Container, |st, c, a| { Ok(object(c)) });
     field!(reg, "Container"."directory", Container, |st, c, a| { Ok(object(c.directory(&a.string("path")?)?)) });
     field!(reg, "Container"."file", Container, |st, c, a| { Ok(object(c.file(&a.string("path")?)?)) });
 }

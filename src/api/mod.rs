@@ -59,6 +59,10 @@ pub fn build_schema(state: Arc<ApiState>) -> Result<Schema, sdl::SdlError> {
 
 /// Registers `Type.field` with a resolver on parent type `$parent`.
 macro_rules! field {
+    // The same resolver under several names (deprecated spellings, no-op pairs).
+    ($reg:expr, $ty:literal . [$($name:literal),+], $parent:ty, |$st:ident, $p:pat_param, $a:ident| $body:block) => {
+        $( $crate::api::field!($reg, $ty . $name, $parent, |$st, $p, $a| $body); )+
+    };
     ($reg:expr, $ty:literal . $name:literal, $parent:ty, |$st:ident, $p:pat_param, $a:ident| $body:block) => {
         $reg.insert(
             ($ty, $name),

@@ -1,7 +1,7 @@
 //! Containers: a root filesystem, its runtime configuration, mounts, and the output of the last exec.
 
 use super::cache::CacheVolume;
-use super::directory::{Directory, copy_file, new_file_actions};
+use super::directory::{Directory, copy_directory, copy_file, new_file_actions};
 use super::error::{CoreError, CoreResult};
 use super::file::File;
 use super::image::{ImageConfig, ImageRef};
@@ -323,6 +323,49 @@ impl Container {
             *o = Some(parse_owner(owner)?);
         }
         Ok(self.write_at(&target, vec![action], format!("copy file to {target}")))
+    }
+
+    /// Copies the contents of `source` to `path`, filtered by `include`/`exclude` patterns and
+    /// owned by `owner` when given.
+    pub fn with_directory(
+        &self,
+        rt: &Runtime,
+        path: &str,
+        source: &Directory,
+        include: Vec<String>,
+        exclude: Vec<String>,
+        owner: Option<&str>,
+    ) -> CoreResult<Container> {
+        let target = self.path("path", path)?;
+        let mut action = copy_directory(rt, source, &target, include, exclude)?;
+        if let (FileAction::Copy { owner: o, .. }, Some(owner)) = (&mut action, owner) {
+            *o = Some(parse_owner(owner)?);
+        }
+        Ok(self.write_at(&target, vec![action], format!("copy directory to {target}")))
+    }
+
+    /// Mounts the file `source` at `path`.
+    pub fn with_mounted_file(
+        &self,
+        path: &str,
+        source: &File,
+        owner: Option<&str>,
+    ) -> CoreResult<Container> {
+        let target = self.path("path", path)?;
+        let (state, file) = match owner {
+            None => (source.state.clone(), source.path.clone()),
+            Some(owner) => {
+                let name = paths::base_name(&source.path);
+                let mut action = copy_file(source, &format!("/{name}"), None);
+                if let FileAction::Copy { owner: o, .. } = &mut action {
+                    *o = Some(parse_owner(owner)?);
+                }
+                let state =
+                    State::scratch().file(vec![action], Some(&self.platform), Some("chown".into()));
+                (state, format!("/{name}"))
+            }
+        };
+        Ok(self.replace_mount(target, MountSource::Directory { state, dir: file }))
     }
 
     /// Applies file actions written for container path `target`, to the mount that holds it or to the rootfs.

@@ -112,24 +112,8 @@ impl Directory {
         exclude: Vec<String>,
     ) -> CoreResult<Directory> {
         paths::check("path", path)?;
-        if !include.is_empty() || !exclude.is_empty() {
-            rt.require(
-                COPY_PATTERNS_CAP,
-                "copying with include or exclude patterns",
-            )?;
-        }
         let target = self.at(path);
-        let copy = FileAction::Copy {
-            from: source.state.clone(),
-            src: source.dir.clone(),
-            dest: target.clone(),
-            contents_only: true,
-            create_parents: true,
-            owner: None,
-            mode: None,
-            include,
-            exclude,
-        };
+        let copy = copy_directory(rt, source, &target, include, exclude)?;
         Ok(self.apply(vec![copy], format!("copy directory to {target}")))
     }
 
@@ -258,6 +242,34 @@ pub(crate) fn new_file_actions(
 }
 
 /// A copy of one file to `target`.
+/// The action copying the contents of `source` into `target` (created if missing), filtered by
+/// `.dockerignore`-style patterns when the daemon can.
+pub(crate) fn copy_directory(
+    rt: &Runtime,
+    source: &Directory,
+    target: &str,
+    include: Vec<String>,
+    exclude: Vec<String>,
+) -> CoreResult<FileAction> {
+    if !include.is_empty() || !exclude.is_empty() {
+        rt.require(
+            COPY_PATTERNS_CAP,
+            "copying with include or exclude patterns",
+        )?;
+    }
+    Ok(FileAction::Copy {
+        from: source.state.clone(),
+        src: source.dir.clone(),
+        dest: target.to_owned(),
+        contents_only: true,
+        create_parents: true,
+        owner: None,
+        mode: None,
+        include,
+        exclude,
+    })
+}
+
 pub(crate) fn copy_file(source: &File, target: &str, permissions: Option<u32>) -> FileAction {
     FileAction::Copy {
         from: source.state.clone(),
