@@ -256,3 +256,42 @@ fn pipelines_name_their_steps_in_progress() {
         "{e}"
     );
 }
+
+#[test]
+fn dirk_engine_describes_the_runner_or_fails() {
+    common::require_daemon();
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"));
+        cmd.arg("engine");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("running dirk engine: {e}"));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("runner:") && stdout.contains("chosen by:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("worker:") && l.contains("linux/")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("exec.mount.secret"), "{stdout}");
+    let (code, _, stderr) = run(&[("BUILDKIT_HOST", "unix:///nonexistent/buildkitd.sock")]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("unix:///nonexistent/buildkitd.sock"),
+        "{stderr}"
+    );
+}

@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod attach;
+pub mod describe;
 pub mod gateway;
 pub mod session;
 pub mod status;

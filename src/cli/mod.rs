@@ -1,5 +1,6 @@
 //! The command line: argument structures and what each command does. `anyhow` lives here only.
 
+mod engine;
 mod local;
 mod progress;
 mod query;
@@ -28,6 +29,8 @@ enum Command {
     Query(query::QueryArgs),
     /// Run a pipeline written as a GraphQL document (default dirk.graphql), operation by operation.
     Up(up::UpArgs),
+    /// Show which BuildKit dirk would use, why, and what it can do.
+    Engine,
     /// Print the version.
     Version,
 }
@@ -77,6 +80,7 @@ impl Command {
             Command::Run(_) => "run",
             Command::Query(_) => "query",
             Command::Up(_) => "up",
+            Command::Engine => "engine",
             Command::Version => "version",
         }
     }
@@ -88,6 +92,7 @@ async fn run(command: Command) -> anyhow::Result<i32> {
         Command::Run(args) => run::run(args).await,
         Command::Query(args) => query::run(args).await,
         Command::Up(args) => up::run(args).await,
+        Command::Engine => engine::run().await,
         Command::Version => {
             println!("dirk {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

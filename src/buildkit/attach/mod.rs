@@ -20,6 +20,18 @@ pub struct Attachables {
 }
 
 impl Attachables {
+    /// Health only: for connections that never need the client's files or secrets.
+    pub fn health_only() -> Self {
+        use bollard_buildkit_proto::health::health_server::HealthServer;
+        Attachables {
+            routes: Routes::new(HealthServer::new(health::AlwaysServing)),
+            methods: vec![
+                "/grpc.health.v1.Health/Check",
+                "/grpc.health.v1.Health/Watch",
+            ],
+        }
+    }
+
     /// The services every session serves: health, file sync through `files`, the secrets in
     /// `secrets`, exports received into `exports`, forwarding of the host sockets in `sockets`, and the
     /// registry credentials in `registry`.

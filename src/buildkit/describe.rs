@@ -1,0 +1,96 @@
+//! What a runner is: its address, BuildKit version, workers and platforms, and whether it has the
+//! LLB capabilities dirk chooses features by. Used by `dirk engine`.
+
+use bollard_buildkit_proto::moby::buildkit::v1 as control;
+use control::control_client::ControlClient;
+
+use super::address::Runner;
+use super::attach::Attachables;
+use super::session::SessionIdentity;
+use super::{BuildkitSession, ConnectError, transport};
+use crate::llb::Platform;
+
+/// LLB capabilities dirk looks for, and what each one gives.
+pub const CAPABILITIES: [(&str, &str); 6] = [
+    (
+        "file.copy.includeexcludepatterns",
+        "include/exclude patterns when copying directories",
+    ),
+    (
+        "exec.secretenv",
+        "secret variables set by the daemon (dirk's shim works without it)",
+    ),
+    ("exec.mount.ssh", "forwarding host unix sockets"),
+    ("exec.mount.secret", "secret files"),
+    ("diffop", "Directory.diff"),
+    ("mergeop", "merging filesystems without copies"),
+];
+
+/// One worker of the daemon.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// Its id.
+    pub id: String,
+    /// Platforms it runs.
+    pub platforms: Vec<Platform>,
+}
+
+/// What `dirk engine` reports.
+#[derive(Debug, Clone)]
+pub struct EngineReport {
+    /// The address, as dirk understood it.
+    pub address: String,
+    /// Where the address came from (`VAR=value`).
+    pub origin: String,
+    /// `package version (revision)`, when the daemon says (BuildKit v0.11 and newer).
+    pub version: Option<String>,
+    /// Its workers.
+    pub workers: Vec<Worker>,
+    /// Each capability of [`CAPABILITIES`], and whether the daemon has it.
+    pub capabilities: Vec<(&'static str, &'static str, bool)>,
+}
+
+/// Reaches `runner` and describes it.
+pub async fn describe(runner: Runner) -> Result<EngineReport, ConnectError> {
+    let address = runner.address.to_string();
+    let origin = format!("{}={}", runner.origin.variable, runner.origin.value);
+    let channel = transport::connect(&runner.address).await?;
+    let mut control = ControlClient::new(channel);
+    let version = control
+        .info(control::InfoRequest {})
+        .await
+        .ok()
+        .and_then(|r| r.into_inner().buildkit_version)
+        .map(|v| format!("{} {} ({})", v.package, v.version, v.revision));
+    let workers = control
+        .list_workers(control::ListWorkersRequest::default())
+        .await
+        .map(|r| r.into_inner().record)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|w| Worker {
+            id: w.id,
+            platforms: w.platforms.iter().map(Platform::from_pb).collect(),
+        })
+        .collect();
+    let identity = SessionIdentity::new("dirk-engine", "dirk-engine");
+    let session = BuildkitSession::connect(runner, &identity, Attachables::health_only()).await?;
+    let capabilities = CAPABILITIES
+        .iter()
+        .map(|(cap, what)| {
+            (
+                *cap,
+                *what,
+                session.engine.capabilities().llb.iter().any(|c| c == cap),
+            )
+        })
+        .collect();
+    session.close(std::time::Duration::from_secs(5)).await;
+    Ok(EngineReport {
+        address,
+        origin,
+        version,
+        workers,
+        capabilities,
+    })
+}
