@@ -101,6 +101,22 @@ const SCHEMES: &str = "unix://, tcp://, docker-container://, podman-container://
 
 impl Runner {
     /// Picks the runner from environment values, looked up through `get`.
+    /// A runner given on the command line (`dirk dial-stdio ADDRESS`): any runner scheme, or a
+    /// Docker host (`unix://` and `tcp://` then mean BuildKit itself, as in `BUILDKIT_HOST`).
+    pub fn from_argument(
+        value: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Runner, AddressError> {
+        let address = parse_runner("ADDRESS", value, &get)?;
+        Ok(Runner {
+            address,
+            origin: AddressOrigin {
+                variable: "ADDRESS".into(),
+                value: value.to_owned(),
+            },
+        })
+    }
+
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Runner, AddressError> {
         for variable in &RUNNER_VARIABLES[..2] {
             if let Some(value) = get(variable).filter(|v| !v.trim().is_empty()) {

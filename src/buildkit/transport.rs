@@ -240,6 +240,39 @@ pub async fn connect(address: &RunnerAddress) -> Result<Channel, TransportError>
     }
 }
 
+/// Relays `input`/`output` (dirk's stdin/stdout) to the daemon at `address`, byte for byte, until
+/// either side closes: the gRPC connection is whatever the other end of the pipe speaks.
+pub async fn dial_stdio<I, O>(
+    address: &RunnerAddress,
+    input: I,
+    output: O,
+) -> Result<(), TransportError>
+where
+    I: AsyncRead + Send + Unpin,
+    O: AsyncWrite + Send + Unpin,
+{
+    let unreachable = |reason: String| TransportError::Unreachable {
+        address: address.to_string(),
+        reason,
+    };
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, open_stream(address))
+        .await
+        .map_err(|_| unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let mut pipe = tokio::io::join(input, output);
+    let mut stream = stream;
+    match tokio::io::copy_bidirectional(&mut pipe, &mut stream).await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.kind() == io::ErrorKind::BrokenPipe
+                || e.kind() == io::ErrorKind::ConnectionReset =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(unreachable(format!("relaying: {e}"))),
+    }
+}
+
 /// An error and its sources on one line.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];

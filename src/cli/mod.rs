@@ -1,5 +1,6 @@
 //! The command line: argument structures and what each command does. `anyhow` lives here only.
 
+mod dial;
 mod engine;
 mod local;
 mod progress;
@@ -31,6 +32,8 @@ enum Command {
     Up(up::UpArgs),
     /// Show which BuildKit dirk would use, why, and what it can do.
     Engine,
+    /// Relay stdin/stdout to a BuildKit daemon (for docker-container://, kube-pod:// and other pipes).
+    DialStdio(dial::DialArgs),
     /// Print the version.
     Version,
 }
@@ -81,6 +84,7 @@ impl Command {
             Command::Query(_) => "query",
             Command::Up(_) => "up",
             Command::Engine => "engine",
+            Command::DialStdio(_) => "dial-stdio",
             Command::Version => "version",
         }
     }
@@ -93,6 +97,7 @@ async fn run(command: Command) -> anyhow::Result<i32> {
         Command::Query(args) => query::run(args).await,
         Command::Up(args) => up::run(args).await,
         Command::Engine => engine::run().await,
+        Command::DialStdio(args) => dial::run(args).await,
         Command::Version => {
             println!("dirk {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
