@@ -174,3 +174,28 @@ fn bad_arguments_name_the_field_and_value() {
         "{e}"
     );
 }
+
+#[test]
+fn timestamps_are_set_on_directories_and_files() {
+    let s = Session::start();
+    let q = r#"{ directory { withNewFile(path: "a/b.txt", contents: "B") { withTimestamps(timestamp: 1000000000) { id file(path: "a/b.txt") { withTimestamps(timestamp: 86400) { id } } } } } }"#;
+    let v = s.data(q);
+    let dir = v["directory"]["withNewFile"]["withTimestamps"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let file = v["directory"]["withNewFile"]["withTimestamps"]["file"]["withTimestamps"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let q = format!(
+        r#"{{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withMountedDirectory(path: "/d", source: {}) {{ withMountedFile(path: "/f", source: {}) {{ withExec(args: ["sh", "-c", "stat -c %Y /d/a/b.txt /f; cat /f"]) {{ stdout }} }} }} }} }} }}"#,
+        common::lit(&dir),
+        common::lit(&file)
+    );
+    let v = s.data(&q);
+    assert_eq!(
+        v["container"]["from"]["withMountedDirectory"]["withMountedFile"]["withExec"]["stdout"],
+        "1000000000\n86400\nB"
+    );
+}

@@ -43,6 +43,12 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
         f.export(&st.rt, &a.string("path")?, a.flag("allowParentDirPath")?).await?;
         Ok(value(true))
     });
+    field!(reg, "Directory"."withTimestamps", Directory, |st, d, a| {
+        Ok(object(d.with_timestamps(a.opt_int("timestamp")?.unwrap_or(0))))
+    });
+    field!(reg, "File"."withTimestamps", File, |st, f, a| {
+        Ok(object(f.with_timestamps(a.opt_int("timestamp")?.unwrap_or(0))))
+    });
     field!(reg, "File"."id", File, |st, f, a| { Ok(value(st.ids.file_id(&f))) });
     field!(reg, "File"."sync", File, |st, f, a| {
         f.sync(&st.rt).await?;

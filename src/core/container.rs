@@ -744,6 +744,7 @@ fn rebase_action(action: FileAction, offset: &impl Fn(&str) -> String) -> FileAc
             mode,
             include,
             exclude,
+            timestamp,
         } => FileAction::Copy {
             from,
             src,
@@ -754,6 +755,7 @@ fn rebase_action(action: FileAction, offset: &impl Fn(&str) -> String) -> FileAc
             mode,
             include,
             exclude,
+            timestamp,
         },
     }
 }

@@ -51,6 +51,21 @@ impl Directory {
         }
     }
 
+    /// The directory with every file's modification time set to `unix_seconds`.
+    pub fn with_timestamps(&self, unix_seconds: i64) -> Directory {
+        Directory {
+            state: layers::retimed(
+                self.state.clone(),
+                &self.dir,
+                "/",
+                unix_seconds,
+                &self.platform,
+            ),
+            dir: "/".into(),
+            platform: self.platform.clone(),
+        }
+    }
+
     /// The subdirectory at `path`.
     pub fn directory(&self, path: &str) -> CoreResult<Directory> {
         paths::check("path", path)?;
@@ -267,6 +282,7 @@ pub(crate) fn copy_directory(
         mode: None,
         include,
         exclude,
+        timestamp: None,
     })
 }
 
@@ -281,5 +297,6 @@ pub(crate) fn copy_file(source: &File, target: &str, permissions: Option<u32>) -
         mode: permissions,
         include: Vec::new(),
         exclude: Vec::new(),
+        timestamp: None,
     }
 }

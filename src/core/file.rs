@@ -95,6 +95,23 @@ impl File {
         Ok(out)
     }
 
+    /// The file with its modification time set to `unix_seconds`.
+    pub fn with_timestamps(&self, unix_seconds: i64) -> File {
+        let name = super::paths::base_name(&self.path);
+        let dest = format!("/{name}");
+        File {
+            state: super::layers::retimed(
+                self.state.clone(),
+                &self.path,
+                &dest,
+                unix_seconds,
+                &self.platform,
+            ),
+            path: dest,
+            platform: self.platform.clone(),
+        }
+    }
+
     /// Evaluates the file and checks that it exists.
     pub async fn sync(&self, rt: &Runtime) -> CoreResult<()> {
         self.size(rt).await.map(|_| ())

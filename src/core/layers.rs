@@ -37,8 +37,38 @@ pub fn copy_onto_scratch(
         mode: None,
         include: vec![],
         exclude: vec![],
+        timestamp: None,
     };
     State::scratch().file(vec![copy], Some(platform), description)
+}
+
+/// `src` in `from` (a directory's contents, or a file) copied to `dest` on an empty filesystem, every
+/// file's modification time set to `unix_seconds` (for reproducible outputs).
+pub fn retimed(
+    from: State,
+    src: &str,
+    dest: &str,
+    unix_seconds: i64,
+    platform: &Platform,
+) -> State {
+    let copy = FileAction::Copy {
+        from,
+        src: src.to_owned(),
+        dest: dest.to_owned(),
+        // For a directory this copies its contents; a file is copied as itself either way.
+        contents_only: true,
+        create_parents: true,
+        owner: None,
+        mode: None,
+        include: vec![],
+        exclude: vec![],
+        timestamp: Some(unix_seconds.saturating_mul(1_000_000_000)),
+    };
+    State::scratch().file(
+        vec![copy],
+        Some(platform),
+        Some(format!("set timestamps to {unix_seconds}")),
+    )
 }
 
 /// `actions` applied to `state`, flattening it first if the stack is too deep.

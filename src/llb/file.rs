@@ -77,6 +77,8 @@ pub enum FileAction {
         owner: Option<Chown>,
         /// New mode of the copied files.
         mode: Option<u32>,
+        /// Modification time given to every copied file (nanoseconds since the epoch).
+        timestamp: Option<i64>,
         /// Only copy paths matching these patterns.
         include: Vec<String>,
         /// Skip paths matching these patterns.
@@ -192,6 +194,7 @@ fn action_to_pb(action: FileAction, secondary: i64) -> (i64, pb::file_action::Ac
             mode,
             include,
             exclude,
+            timestamp,
             ..
         } => (
             secondary,
@@ -205,7 +208,7 @@ fn action_to_pb(action: FileAction, secondary: i64) -> (i64, pb::file_action::Ac
                 create_dest_path: create_parents,
                 allow_wildcard: false,
                 allow_empty_wildcard: false,
-                timestamp: -1,
+                timestamp: timestamp.unwrap_or(-1),
                 include_patterns: include,
                 exclude_patterns: exclude,
                 ..Default::default()

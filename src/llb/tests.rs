@@ -113,6 +113,7 @@ fn shared_inputs_appear_once() {
             mode: None,
             include: vec![],
             exclude: vec![],
+            timestamp: None,
         }],
         None,
         None,
