@@ -64,6 +64,14 @@ pub struct Container {
     pub pipeline: String,
 }
 
+/// A copy action owned by `owner` (`uid[:gid]` or names) when one is given.
+fn owned(mut action: FileAction, owner: Option<&str>) -> CoreResult<FileAction> {
+    if let (FileAction::Copy { owner: o, .. }, Some(owner)) = (&mut action, owner) {
+        *o = Some(parse_owner(owner)?);
+    }
+    Ok(action)
+}
+
 /// A pipeline path: `outer / inner`.
 pub fn join_pipeline(outer: &str, inner: &str) -> String {
     if outer.is_empty() {
@@ -318,10 +326,7 @@ impl Container {
         owner: Option<&str>,
     ) -> CoreResult<Container> {
         let target = self.path("path", path)?;
-        let mut action = copy_file(source, &target, permissions);
-        if let (FileAction::Copy { owner: o, .. }, Some(owner)) = (&mut action, owner) {
-            *o = Some(parse_owner(owner)?);
-        }
+        let action = owned(copy_file(source, &target, permissions), owner)?;
         Ok(self.write_at(&target, vec![action], format!("copy file to {target}")))
     }
 
@@ -337,10 +342,10 @@ impl Container {
         owner: Option<&str>,
     ) -> CoreResult<Container> {
         let target = self.path("path", path)?;
-        let mut action = copy_directory(rt, source, &target, include, exclude)?;
-        if let (FileAction::Copy { owner: o, .. }, Some(owner)) = (&mut action, owner) {
-            *o = Some(parse_owner(owner)?);
-        }
+        let action = owned(
+            copy_directory(rt, source, &target, include, exclude)?,
+            owner,
+        )?;
         Ok(self.write_at(&target, vec![action], format!("copy directory to {target}")))
     }
 
@@ -356,10 +361,7 @@ impl Container {
             None => (source.state.clone(), source.path.clone()),
             Some(owner) => {
                 let name = paths::base_name(&source.path);
-                let mut action = copy_file(source, &format!("/{name}"), None);
-                if let FileAction::Copy { owner: o, .. } = &mut action {
-                    *o = Some(parse_owner(owner)?);
-                }
+                let action = owned(copy_file(source, &format!("/{name}"), None), Some(owner))?;
                 let state =
                     State::scratch().file(vec![action], Some(&self.platform), Some("chown".into()));
                 (state, format!("/{name}"))
