@@ -199,3 +199,52 @@ fn timestamps_are_set_on_directories_and_files() {
         "1000000000\n86400\nB"
     );
 }
+
+/// Serves `body` over HTTP on 127.0.0.1 (the daemon fetches from there); returns the port.
+fn http_server(body: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn http_files_are_downloaded_by_the_daemon() {
+    let port = http_server("#!/bin/sh\necho downloaded\n");
+    let s = Session::start();
+    let url = format!("http://127.0.0.1:{port}/dl/tool.sh");
+    let v = s.data(&format!(
+        r#"{{ http(url: {}) {{ contents size id }} }}"#,
+        common::lit(&url)
+    ));
+    assert_eq!(v["http"]["contents"], "#!/bin/sh\necho downloaded\n");
+    assert_eq!(v["http"]["size"], 26);
+    let file = v["http"]["id"].as_str().unwrap_or_default().to_owned();
+    let q = format!(
+        r#"{{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withFile(path: "/usr/bin/tool", source: {}, permissions: 493) {{ withExec(args: ["tool"]) {{ stdout }} }} }} }} }}"#,
+        common::lit(&file)
+    );
+    assert_eq!(
+        s.data(&q)["container"]["from"]["withFile"]["withExec"]["stdout"],
+        "downloaded\n"
+    );
+    let e = s.error(r#"{ http(url: "ftp://example.com/x") { id } }"#);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ftp://example.com/x"),
+        "{e}"
+    );
+}

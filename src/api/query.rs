@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::field;
 use super::resolve::{QueryInPipeline, Resolver, object, root, value};
 use crate::core::container::join_pipeline;
-use crate::core::{CacheVolume, Container, Directory};
+use crate::core::{CacheVolume, Container, Directory, File};
 use crate::llb::Platform;
 
 /// `name`/`value` pairs served as `EnvVariable` and `Label`.
@@ -32,6 +32,15 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
             let mut container = Container::scratch(platform);
             container.pipeline = a.pipeline().to_owned();
             Ok(object(container))
+        }),
+    );
+    reg.insert(
+        ("Query", "http"),
+        root("Query.http", |st, a| async move {
+            Ok(object(File::http(
+                &a.string("url")?,
+                st.rt.default_platform(),
+            )?))
         }),
     );
     reg.insert(

@@ -20,6 +20,34 @@ pub struct File {
 }
 
 impl File {
+    /// The file at `url`, which the daemon downloads when the file is first needed. Its name is the
+    /// last segment of the URL's path (`index` when there is none).
+    pub fn http(url: &str, platform: &Platform) -> CoreResult<File> {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(|| CoreError::invalid("url", url, "expected an http:// or https:// URL"))?;
+        let path = rest.split(['?', '#']).next().unwrap_or(rest);
+        if path.split('/').next().is_none_or(str::is_empty) {
+            return Err(CoreError::invalid("url", url, "the URL has no host"));
+        }
+        let name = path
+            .split_once('/')
+            .map(|(_, p)| p.rsplit('/').next().unwrap_or(""))
+            .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+            .unwrap_or("index")
+            .to_owned();
+        Ok(File {
+            state: crate::llb::HttpSource {
+                url: url.to_owned(),
+                filename: name.clone(),
+            }
+            .build(),
+            path: format!("/{name}"),
+            platform: platform.clone(),
+        })
+    }
+
     /// What identifies this file (for IDs).
     pub fn fingerprint(&self) -> String {
         format!(
@@ -115,5 +143,28 @@ impl File {
     /// Evaluates the file and checks that it exists.
     pub async fn sync(&self, rt: &Runtime) -> CoreResult<()> {
         self.size(rt).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_files_are_named_after_the_url_path() {
+        let p = Platform::linux("amd64");
+        let name = |url: &str| {
+            File::http(url, &p)
+                .map(|f| f.path)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            name("https://example.com/dl/tool.tar.gz?x=1"),
+            Ok("/tool.tar.gz".into())
+        );
+        assert_eq!(name("http://127.0.0.1:8080/"), Ok("/index".into()));
+        assert_eq!(name("http://127.0.0.1:8080"), Ok("/index".into()));
+        assert!(name("ftp://example.com/x").is_err_and(|e| e.contains("http://")));
+        assert!(name("https:///x").is_err());
     }
 }

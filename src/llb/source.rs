@@ -31,6 +31,31 @@ impl ImageSource {
     }
 }
 
+/// A file the daemon downloads over HTTP(S): the result holds it at `/<filename>`.
+#[derive(Debug, Clone)]
+pub struct HttpSource {
+    /// The `http://` or `https://` URL.
+    pub url: String,
+    /// The file's name in the result.
+    pub filename: String,
+}
+
+impl HttpSource {
+    /// The downloaded file, as a state.
+    pub fn build(self) -> State {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("http.filename".to_owned(), self.filename);
+        let op = pb::SourceOp {
+            identifier: self.url.clone(),
+            attrs,
+        };
+        let mut node = Node::new(OpKind::Source(op), Vec::new(), None);
+        node.description
+            .insert("llb.customname".into(), format!("download {}", self.url));
+        State::from_node(node, 0)
+    }
+}
+
 /// Files that the client session serves through its filesync service under `name`.
 #[derive(Debug, Clone, Default)]
 pub struct LocalSource {
