@@ -5,6 +5,7 @@ mod container;
 mod directory;
 pub mod document;
 pub mod error;
+mod git;
 mod host;
 pub mod ids;
 mod query;
@@ -42,6 +43,7 @@ pub fn resolvers() -> HashMap<(&'static str, &'static str), Resolver> {
     container::register(&mut reg);
     directory::register(&mut reg);
     host::register(&mut reg);
+    git::register(&mut reg);
     secret::register(&mut reg);
     reg
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod exec;
 pub mod export;
 pub mod file;
+pub mod git;
 pub mod host;
 pub mod image;
 pub mod layers;

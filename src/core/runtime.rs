@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::engine::{Engine, ResolvedImage};
 use super::error::{CoreError, CoreResult};
 use super::export::ExportSlot;
+use super::git::GitPins;
 use super::host::Host;
 use super::image::{ImageConfig, ImageRef};
 use super::registry::RegistryAuth;
@@ -46,6 +47,7 @@ pub struct Runtime {
     secrets: Arc<SecretStore>,
     exports: Arc<ExportSlot>,
     registry: Arc<RegistryAuth>,
+    git_pins: GitPins,
 }
 
 impl Runtime {
@@ -72,7 +74,13 @@ impl Runtime {
             secrets: Arc::default(),
             exports: Arc::default(),
             registry: Arc::default(),
+            git_pins: GitPins::default(),
         }
+    }
+
+    /// The commits this session pinned git branches and tags to.
+    pub fn git_pins(&self) -> &GitPins {
+        &self.git_pins
     }
 
     /// This runtime, keeping registry credentials in `registry` (which the auth service reads).

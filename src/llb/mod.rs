@@ -18,7 +18,7 @@ pub use file::{Chown, FileAction};
 pub use marshal::Definition;
 pub use node::{State, digest_of};
 pub use platform::{Platform, PlatformError};
-pub use source::{HttpSource, ImageSource, LocalSource};
+pub use source::{GitSource, HttpSource, ImageSource, LocalSource};
 
 /// The BuildKit protocol types this builder emits.
 pub use bollard_buildkit_proto::pb;

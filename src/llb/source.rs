@@ -56,6 +56,42 @@ impl HttpSource {
     }
 }
 
+/// A git repository's tree at a reference, cloned by the daemon.
+#[derive(Debug, Clone)]
+pub struct GitSource {
+    /// The remote URL (`https://…`, `http://…`, `ssh://…`, `git@host:path`).
+    pub url: String,
+    /// A commit, branch or tag.
+    pub reference: String,
+    /// Keep the `.git` directory in the result.
+    pub keep_git_dir: bool,
+}
+
+impl GitSource {
+    /// The checked-out tree, as a state.
+    pub fn build(self) -> State {
+        let remote = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest);
+        let mut attrs = BTreeMap::new();
+        attrs.insert("git.fullurl".to_owned(), self.url.clone());
+        if self.keep_git_dir {
+            attrs.insert("git.keepgitdir".to_owned(), "true".to_owned());
+        }
+        let op = pb::SourceOp {
+            identifier: format!("git://{remote}#{}", self.reference),
+            attrs,
+        };
+        let mut node = Node::new(OpKind::Source(op), Vec::new(), None);
+        node.description.insert(
+            "llb.customname".into(),
+            format!("git {} {}", self.url, self.reference),
+        );
+        State::from_node(node, 0)
+    }
+}
+
 /// Files that the client session serves through its filesync service under `name`.
 #[derive(Debug, Clone, Default)]
 pub struct LocalSource {
