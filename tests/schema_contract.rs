@@ -262,7 +262,7 @@ async fn unimplemented_fields_answer_a_clear_error() {
         .first()
         .map(|e| e.message.clone())
         .unwrap_or_default();
-    assert_eq!(message, "not implemented yet: Query.git");
+    assert_eq!(message, "not implemented yet: Container.withExposedPort");
 }
 
 #[tokio::test]
