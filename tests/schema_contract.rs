@@ -253,9 +253,7 @@ fn readme_field_table_matches_the_code() {
 #[tokio::test]
 async fn unimplemented_fields_answer_a_clear_error() {
     let response = schema()
-        .execute(
-            r#"{ git(url: "https://example.com/r.git") { branch(name: "main") { tree { id } } } }"#,
-        )
+        .execute(r#"{ container { withExposedPort(port: 8080) { id } } }"#)
         .await;
     let message = response
         .errors
