@@ -6,6 +6,15 @@ use super::node::{Node, OpKind, State};
 use super::pb;
 use super::platform::Platform;
 
+/// A source op as a state, named `name` in progress output.
+fn source_state(op: pb::SourceOp, platform: Option<pb::Platform>, name: Option<String>) -> State {
+    let mut node = Node::new(OpKind::Source(op), Vec::new(), platform);
+    if let Some(name) = name {
+        node.description.insert("llb.customname".into(), name);
+    }
+    State::from_node(node, 0)
+}
+
 /// A container image's filesystem, by fully qualified reference (`docker.io/library/alpine:3.18`,
 /// ideally pinned with `@sha256:…`).
 #[derive(Debug, Clone)]
@@ -24,10 +33,7 @@ impl ImageSource {
             attrs: BTreeMap::new(),
         };
         let platform = self.platform.as_ref().map(Platform::to_pb);
-        let mut node = Node::new(OpKind::Source(op), Vec::new(), platform);
-        node.description
-            .insert("llb.customname".into(), format!("pull {}", self.reference));
-        State::from_node(node, 0)
+        source_state(op, platform, Some(format!("pull {}", self.reference)))
     }
 }
 
@@ -49,10 +55,7 @@ impl HttpSource {
             identifier: self.url.clone(),
             attrs,
         };
-        let mut node = Node::new(OpKind::Source(op), Vec::new(), None);
-        node.description
-            .insert("llb.customname".into(), format!("download {}", self.url));
-        State::from_node(node, 0)
+        source_state(op, None, Some(format!("download {}", self.url)))
     }
 }
 
@@ -83,12 +86,8 @@ impl GitSource {
             identifier: format!("git://{remote}#{}", self.reference),
             attrs,
         };
-        let mut node = Node::new(OpKind::Source(op), Vec::new(), None);
-        node.description.insert(
-            "llb.customname".into(),
-            format!("git {} {}", self.url, self.reference),
-        );
-        State::from_node(node, 0)
+        let name = format!("git {} {}", self.url, self.reference);
+        source_state(op, None, Some(name))
     }
 }
 
@@ -129,11 +128,7 @@ impl LocalSource {
             identifier: format!("local://{}", self.name),
             attrs,
         };
-        let mut node = Node::new(OpKind::Source(op), Vec::new(), None);
-        if let Some(d) = self.description {
-            node.description.insert("llb.customname".into(), d);
-        }
-        State::from_node(node, 0)
+        source_state(op, None, self.description)
     }
 }
 
