@@ -140,3 +140,69 @@ fn a_failing_pipeline_exports_nothing() {
         .unwrap_or(99);
     assert_eq!(count, 0, "a failed export must leave nothing behind");
 }
+
+#[test]
+fn container_export_is_an_image_docker_loads() {
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let s = session_in(work.path());
+    let marker = unique();
+    let q = format!(
+        r#"{{ container {{ from(address: {}) {{ withEnvVariable(name: "MARKER", value: {}) {{ withExec(args: ["sh", "-c", "echo built > /built; chown 1234:5678 /built"]) {{ export(path: "image.tar") }} }} }} }} }}"#,
+        lit(BUSYBOX),
+        lit(&marker)
+    );
+    assert_eq!(
+        s.data(&q)["container"]["from"]["withEnvVariable"]["withExec"]["export"],
+        true
+    );
+    let archive = work.path().join("image.tar");
+    let load = std::process::Command::new("docker")
+        .args(["load", "-q", "-i"])
+        .arg(&archive)
+        .output()
+        .unwrap_or_else(|e| panic!("docker load: {e}"));
+    let loaded = String::from_utf8_lossy(&load.stdout).into_owned();
+    assert!(
+        load.status.success(),
+        "docker load: {}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let image = loaded
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(image.starts_with("sha256:"), "{loaded}");
+    let run = std::process::Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            &image,
+            "sh",
+            "-c",
+            "cat /built; stat -c %u:%g /built; echo $MARKER",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("docker run: {e}"));
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &image])
+        .output();
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        format!("built\n1234:5678\n{marker}\n"),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let e = s.error(&format!(
+        r#"{{ container {{ from(address: {}) {{ export(path: "x.tar", forcedCompression: Zstd) }} }} }}"#,
+        lit(BUSYBOX)
+    ));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("forcedCompression"),
+        "{e}"
+    );
+}

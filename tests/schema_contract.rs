@@ -51,7 +51,12 @@ impl Engine for NoEngine {
     fn platforms(&self) -> Vec<Platform> {
         vec![Platform::linux("amd64")]
     }
-    async fn export_local(&self, _: &Definition) -> Result<(), EngineError> {
+    async fn export(
+        &self,
+        _: &Definition,
+        _: &str,
+        _: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
         Err(EngineError::Unavailable {
             message: "no engine in this test".into(),
         })

@@ -124,6 +124,17 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     field!(reg, "Container".["withRootfs", "withFS"], Container, |st, c, a| {
         Ok(object(c.with_rootfs(&st.ids.directory("id", &a.string("id")?)?)))
     });
+    field!(reg, "Container"."export", Container, |st, c, a| {
+        if !a.strings("platformVariants")?.is_empty() {
+            return Err(ApiError::msg("platformVariants are not supported yet: export one platform at a time"));
+        }
+        if let Some(c) = a.opt_enum("forcedCompression")?.filter(|c| c != "Uncompressed") {
+            return Err(ApiError::invalid_arg("forcedCompression", &c, "only Uncompressed layers are written for now"));
+        }
+        let docker = a.opt_enum("mediaTypes")?.as_deref() == Some("DockerMediaTypes");
+        c.export(&st.rt, &a.string("path")?, docker).await?;
+        Ok(value(true))
+    });
     field!(reg, "Container"."withDirectory", Container, |st, c, a| {
         let source = st.ids.directory("directory", &a.string("directory")?)?;
         let owner = a.opt_string("owner")?;

@@ -404,7 +404,12 @@ impl Engine for GatewayBuild {
         self.caps.platforms.clone()
     }
 
-    async fn export_local(&self, def: &Definition) -> Result<(), EngineError> {
+    async fn export(
+        &self,
+        def: &Definition,
+        exporter: &str,
+        attrs: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
         // A build of its own: the session's long-lived build has no exporter. Its steps are cached
         // already, so this only transfers files.
         let mut control =
@@ -412,7 +417,8 @@ impl Engine for GatewayBuild {
         let request = control::SolveRequest {
             r#ref: super::session::random_id(),
             definition: Some(def.pb.clone()),
-            exporter_deprecated: "local".into(),
+            exporter_deprecated: exporter.to_owned(),
+            exporter_attrs_deprecated: attrs.into_iter().collect(),
             session: self.session_id.clone(),
             ..Default::default()
         };
@@ -420,7 +426,7 @@ impl Engine for GatewayBuild {
         crate::telemetry::inject(request.metadata_mut());
         control
             .solve(request)
-            .instrument(tracing::info_span!("buildkit.export", buildkit.exporter = "local", buildkit.definition = %def.head))
+            .instrument(tracing::info_span!("buildkit.export", buildkit.exporter = %exporter, buildkit.definition = %def.head))
             .await
             .map_err(engine_error)?;
         Ok(())

@@ -15,22 +15,41 @@ use super::paths;
 use super::runtime::Runtime;
 use crate::llb::State;
 
+/// The file a tarball export is received into, inside the staging directory.
+pub const TARBALL_NAME: &str = "export.tar";
+
+/// What an export sends: a file tree (the local exporter) or one tarball.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// Files, by DiffCopy, into the staging directory.
+    Tree,
+    /// A byte stream, into [`TARBALL_NAME`] in the staging directory.
+    Tarball,
+}
+
 /// Where the session's file-send service writes the transfer in progress.
 #[derive(Debug, Default)]
 pub struct ExportSlot {
     turn: tokio::sync::Mutex<()>,
-    staging: Mutex<Option<PathBuf>>,
+    staging: Mutex<Option<(PathBuf, Received)>>,
 }
 
 impl ExportSlot {
-    /// The staging directory of the export in progress, if any.
-    pub fn staging(&self) -> Option<PathBuf> {
+    /// The staging directory of the export in progress and what it receives, if any.
+    pub fn staging(&self) -> Option<(PathBuf, Received)> {
         self.staging.lock().ok()?.clone()
     }
 
-    /// Runs `transfer` with a fresh staging directory next to `dest` (the daemon fills it), then
-    /// hands the filled directory to `install`. The staging directory is always removed.
-    pub async fn run<F, Fut, I>(&self, dest: &Path, transfer: F, install: I) -> CoreResult<()>
+    /// Runs `transfer` with a fresh staging directory next to `dest` (the daemon fills it with
+    /// `received`), then hands the filled directory to `install`. The staging directory is always
+    /// removed.
+    pub async fn run<F, Fut, I>(
+        &self,
+        dest: &Path,
+        received: Received,
+        transfer: F,
+        install: I,
+    ) -> CoreResult<()>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = CoreResult<()>>,
@@ -39,7 +58,7 @@ impl ExportSlot {
         let _turn = self.turn.lock().await;
         let staging = staging_dir(dest)?;
         if let Ok(mut slot) = self.staging.lock() {
-            *slot = Some(staging.clone());
+            *slot = Some((staging.clone(), received));
         }
         let result = match transfer().await {
             Ok(()) => install(&staging),
@@ -130,15 +149,62 @@ async fn export_state(
     rt.exports()
         .run(
             dest,
+            Received::Tree,
             || async {
                 let Some(def) = def else { return Ok(()) };
-                rt.engine().export_local(&def).await.map_err(|e| {
+                let local = rt.engine().export(&def, "local", Default::default());
+                local.await.map_err(|e| {
                     CoreError::engine(format!("exporting {what} to {}", dest.display()), e)
                 })
             },
             install,
         )
         .await
+}
+
+impl crate::core::Container {
+    /// Writes the container as an image archive to host path `path`: its filesystem as one layer in
+    /// an OCI image layout (with Docker's `manifest.json` too, so `docker load` reads it), with
+    /// Docker media types when `docker_media_types`.
+    pub async fn export(
+        &self,
+        rt: &Runtime,
+        path: &str,
+        docker_media_types: bool,
+    ) -> CoreResult<()> {
+        let dest = rt.host()?.resolve(path)?;
+        self.sync(rt).await?;
+        let Some(def) = self.rootfs.marshal() else {
+            return Err(CoreError::Unsupported(
+                "an empty container (no rootfs) cannot be exported as an image".into(),
+            ));
+        };
+        rt.exports()
+            .run(
+                &dest,
+                Received::Tarball,
+                || async {
+                    let tar = rt.engine().export(&def, "tar", Default::default());
+                    tar.await.map_err(|e| {
+                        CoreError::engine(format!("exporting container to {}", dest.display()), e)
+                    })
+                },
+                |staging| {
+                    let image = staging.join("image.tar");
+                    super::oci::write_image_archive(
+                        &staging.join(TARBALL_NAME),
+                        &self.config,
+                        &self.platform,
+                        docker_media_types,
+                        &image,
+                    )?;
+                    std::fs::rename(&image, &dest).map_err(|e| {
+                        export_error(&dest, format!("moving the image archive into place: {e}"))
+                    })
+                },
+            )
+            .await
+    }
 }
 
 impl Directory {
@@ -235,8 +301,9 @@ mod tests {
         let r = slot
             .run(
                 &dest,
+                Received::Tree,
                 || async {
-                    let staging = slot.staging().unwrap_or_default();
+                    let staging = slot.staging().map(|s| s.0).unwrap_or_default();
                     let _ = std::fs::write(staging.join("half"), "x");
                     Err(CoreError::Unsupported("daemon went away".into()))
                 },

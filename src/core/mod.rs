@@ -13,6 +13,7 @@ pub mod git;
 pub mod host;
 pub mod image;
 pub mod layers;
+pub mod oci;
 pub mod paths;
 pub mod patterns;
 pub mod registry;

@@ -3,9 +3,8 @@
 //! The daemon calls `DiffCopy` to hand over an export. The method is declared with `BytesMessage`
 //! but carries two protocols: the local exporter runs DiffCopy over it with fsutil packets (the
 //! daemon lists entries as STAT packets, the session requests each regular file by its index with
-//! REQ, DATA packets carry the bytes, FIN ends it), and tarball exporters stream `BytesMessage`s,
-//! announcing themselves with `exporter-md-` metadata. Messages are therefore taken raw and decoded
-//! by the receiver. Everything is written into the staging directory of the export in progress.
+//! REQ, DATA packets carry the bytes, FIN ends it), and tarball exporters stream `BytesMessage`s.
+//! Messages are therefore taken raw and decoded as the export in progress expects. Everything is written into the staging directory of the export in progress.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -24,10 +23,9 @@ use tonic::codegen::{BoxFuture, Context, Poll, Service, StdError, http};
 use tonic::{Status, Streaming};
 
 use super::filesync::go_mode;
-use crate::core::export::ExportSlot;
+use crate::core::export::{ExportSlot, Received};
 
-/// The file a tarball export is written to, inside the staging directory.
-pub const TARBALL_NAME: &str = "export.tar";
+use crate::core::export::TARBALL_NAME;
 
 /// Passes message bytes through untouched.
 #[derive(Debug, Clone, Copy, Default)]
@@ -90,13 +88,10 @@ impl tonic::server::StreamingService<Bytes> for DiffCopy {
     fn call(&mut self, request: tonic::Request<Streaming<Bytes>>) -> Self::Future {
         let slot = self.0.clone();
         Box::pin(async move {
-            let staging = slot.staging().ok_or_else(|| {
+            let (staging, received) = slot.staging().ok_or_else(|| {
                 Status::failed_precondition("this session is not expecting an export")
             })?;
-            let tarball = request.metadata().keys().any(|k| match k {
-                tonic::metadata::KeyRef::Ascii(k) => k.as_str().starts_with("exporter-md-"),
-                tonic::metadata::KeyRef::Binary(k) => k.as_str().starts_with("exporter-md-"),
-            });
+            let tarball = received == Received::Tarball;
             let incoming = request.into_inner();
             let (tx, rx) = mpsc::channel(64);
             tokio::spawn(async move {
