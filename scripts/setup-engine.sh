@@ -2,7 +2,8 @@
 # Brings up everything dirk's examples and tests run against, on a Debian machine:
 #   - Debian's docker.io (its dockerd carries an embedded BuildKit), started if none answers;
 #   - a busybox image made locally from busybox-static (no registry needed to build it);
-#   - Debian's docker-registry on 127.0.0.1:5000, holding that image.
+#   - Debian's docker-registry on 127.0.0.1:5000, holding that image;
+#   - git and curl, which the tests use to serve repositories and check services.
 # Safe to run again: every step checks before it acts.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || need_pkgs+=(docker-registry)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
+command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
