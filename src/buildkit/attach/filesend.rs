@@ -217,39 +217,34 @@ async fn receive_tree(
         let p = Packet::decode(raw)
             .map_err(|e| Status::invalid_argument(format!("malformed export packet: {e}")))?;
         match PacketType::try_from(p.r#type) {
-            Ok(PacketType::PacketStat) => {
-                let Some(stat) = p.stat else {
-                    listed = true;
-                    if open.is_empty() && !finished {
-                        finished = true;
-                        out.send(Ok(packet(PacketType::PacketFin, 0)))
+            Ok(PacketType::PacketStat) => match p.stat {
+                // The empty STAT ends the listing.
+                None => listed = true,
+                Some(stat) => {
+                    let id = index;
+                    index += 1;
+                    let path = safe_join(root, &stat.path)?;
+                    let kind = stat.mode & go_mode::TYPE_MASK;
+                    if kind == go_mode::DIR {
+                        std::fs::create_dir_all(&path)
+                            .map_err(|e| io_status("creating", &path, e))?;
+                        dirs.push((path, stat));
+                    } else if kind == go_mode::SYMLINK {
+                        std::os::unix::fs::symlink(&stat.linkname, &path)
+                            .map_err(|e| io_status("creating", &path, e))?;
+                    } else if kind == 0 && !stat.linkname.is_empty() {
+                        links.push((safe_join(root, &stat.linkname)?, path));
+                    } else if kind == 0 {
+                        let file = std::fs::File::create(&path)
+                            .map_err(|e| io_status("creating", &path, e))?;
+                        open.insert(id, (path, file, stat));
+                        out.send(Ok(packet(PacketType::PacketReq, id)))
                             .await
                             .map_err(|_| closed())?;
                     }
-                    continue;
-                };
-                let id = index;
-                index += 1;
-                let path = safe_join(root, &stat.path)?;
-                let kind = stat.mode & go_mode::TYPE_MASK;
-                if kind == go_mode::DIR {
-                    std::fs::create_dir_all(&path).map_err(|e| io_status("creating", &path, e))?;
-                    dirs.push((path, stat));
-                } else if kind == go_mode::SYMLINK {
-                    std::os::unix::fs::symlink(&stat.linkname, &path)
-                        .map_err(|e| io_status("creating", &path, e))?;
-                } else if kind == 0 && !stat.linkname.is_empty() {
-                    links.push((safe_join(root, &stat.linkname)?, path));
-                } else if kind == 0 {
-                    let file = std::fs::File::create(&path)
-                        .map_err(|e| io_status("creating", &path, e))?;
-                    open.insert(id, (path, file, stat));
-                    out.send(Ok(packet(PacketType::PacketReq, id)))
-                        .await
-                        .map_err(|_| closed())?;
+                    // Devices, pipes and sockets are not recreated on the host.
                 }
-                // Devices, pipes and sockets are not recreated on the host.
-            }
+            },
             Ok(PacketType::PacketData) => {
                 let Some((path, file, _)) = open.get_mut(&p.id) else {
                     return Err(Status::invalid_argument(format!(
@@ -260,17 +255,9 @@ async fn receive_tree(
                 if !p.data.is_empty() {
                     file.write_all(&p.data)
                         .map_err(|e| io_status("writing", path, e))?;
-                    continue;
-                }
-                if let Some((path, _, stat)) = open.remove(&p.id) {
+                } else if let Some((path, _, stat)) = open.remove(&p.id) {
                     set_mode(&path, stat.mode)?;
                     set_mtime(&path, stat.mod_time);
-                }
-                if listed && open.is_empty() && !finished {
-                    finished = true;
-                    out.send(Ok(packet(PacketType::PacketFin, 0)))
-                        .await
-                        .map_err(|_| closed())?;
                 }
             }
             Ok(PacketType::PacketFin) => break,
@@ -281,6 +268,13 @@ async fn receive_tree(
                 )));
             }
             _ => {}
+        }
+        // Everything listed has arrived: tell the daemon, once.
+        if listed && open.is_empty() && !finished {
+            finished = true;
+            out.send(Ok(packet(PacketType::PacketFin, 0)))
+                .await
+                .map_err(|_| closed())?;
         }
     }
     if !finished || !open.is_empty() {
