@@ -51,12 +51,7 @@ impl Engine for NoEngine {
     fn platforms(&self) -> Vec<Platform> {
         vec![Platform::linux("amd64")]
     }
-    async fn export(
-        &self,
-        _: &Definition,
-        _: &str,
-        _: std::collections::BTreeMap<String, String>,
-    ) -> Result<(), EngineError> {
+    async fn export(&self, _: &Definition, _: &str) -> Result<(), EngineError> {
         Err(EngineError::Unavailable {
             message: "no engine in this test".into(),
         })

@@ -404,12 +404,7 @@ impl Engine for GatewayBuild {
         self.caps.platforms.clone()
     }
 
-    async fn export(
-        &self,
-        def: &Definition,
-        exporter: &str,
-        attrs: std::collections::BTreeMap<String, String>,
-    ) -> Result<(), EngineError> {
+    async fn export(&self, def: &Definition, exporter: &str) -> Result<(), EngineError> {
         // A build of its own: the session's long-lived build has no exporter. Its steps are cached
         // already, so this only transfers files.
         let mut control =
@@ -418,7 +413,6 @@ impl Engine for GatewayBuild {
             r#ref: super::session::random_id(),
             definition: Some(def.pb.clone()),
             exporter_deprecated: exporter.to_owned(),
-            exporter_attrs_deprecated: attrs.into_iter().collect(),
             session: self.session_id.clone(),
             ..Default::default()
         };

@@ -84,14 +84,9 @@ pub trait Engine: Send + Sync + 'static {
         reference: &str,
         platform: &Platform,
     ) -> Result<ResolvedImage, EngineError>;
-    /// Solves `def` and has the daemon's `exporter` (`local`, `oci`, `docker`) send the result to
-    /// the session's file-send service, with exporter attributes `attrs`.
-    async fn export(
-        &self,
-        def: &Definition,
-        exporter: &str,
-        attrs: std::collections::BTreeMap<String, String>,
-    ) -> Result<(), EngineError>;
+    /// Solves `def` and has the daemon's `exporter` (`local` for files, `tar` for one tarball)
+    /// send the result to the session's file-send service.
+    async fn export(&self, def: &Definition, exporter: &str) -> Result<(), EngineError>;
     /// Platforms the engine's workers can run, the default first.
     fn platforms(&self) -> Vec<Platform>;
     /// Whether the daemon supports an LLB capability (e.g. `file.copy.includeexcludepatterns`).

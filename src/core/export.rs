@@ -136,24 +136,30 @@ pub fn merge_into(from: &Path, into: &Path) -> CoreResult<()> {
     Ok(())
 }
 
-/// Exports `state` (an existing filesystem) through the local exporter into `dest`, installing
-/// the received tree with `install`.
+/// Exports `state` (an existing filesystem) with the daemon's `exporter` into a staging directory
+/// beside `dest`, then installs what arrived with `install`. The `local` exporter sends a file
+/// tree; the others send one tarball ([`TARBALL_NAME`]).
 async fn export_state(
     rt: &Runtime,
     state: &State,
     dest: &Path,
     what: &str,
+    exporter: &str,
     install: impl FnOnce(&Path) -> CoreResult<()>,
 ) -> CoreResult<()> {
     let def = state.marshal();
+    let received = if exporter == "local" {
+        Received::Tree
+    } else {
+        Received::Tarball
+    };
     rt.exports()
         .run(
             dest,
-            Received::Tree,
+            received,
             || async {
                 let Some(def) = def else { return Ok(()) };
-                let local = rt.engine().export(&def, "local", Default::default());
-                local.await.map_err(|e| {
+                rt.engine().export(&def, exporter).await.map_err(|e| {
                     CoreError::engine(format!("exporting {what} to {}", dest.display()), e)
                 })
             },
@@ -174,36 +180,25 @@ impl crate::core::Container {
     ) -> CoreResult<()> {
         let dest = rt.host()?.resolve(path)?;
         self.sync(rt).await?;
-        let Some(def) = self.rootfs.marshal() else {
+        if self.rootfs.is_scratch() {
             return Err(CoreError::Unsupported(
                 "an empty container (no rootfs) cannot be exported as an image".into(),
             ));
-        };
-        rt.exports()
-            .run(
-                &dest,
-                Received::Tarball,
-                || async {
-                    let tar = rt.engine().export(&def, "tar", Default::default());
-                    tar.await.map_err(|e| {
-                        CoreError::engine(format!("exporting container to {}", dest.display()), e)
-                    })
-                },
-                |staging| {
-                    let image = staging.join("image.tar");
-                    super::oci::write_image_archive(
-                        &staging.join(TARBALL_NAME),
-                        &self.config,
-                        &self.platform,
-                        docker_media_types,
-                        &image,
-                    )?;
-                    std::fs::rename(&image, &dest).map_err(|e| {
-                        export_error(&dest, format!("moving the image archive into place: {e}"))
-                    })
-                },
-            )
-            .await
+        }
+        export_state(rt, &self.rootfs, &dest, "container", "tar", |staging| {
+            let image = staging.join("image.tar");
+            super::oci::write_image_archive(
+                &staging.join(TARBALL_NAME),
+                &self.config,
+                &self.platform,
+                docker_media_types,
+                &image,
+            )?;
+            std::fs::rename(&image, &dest).map_err(|e| {
+                export_error(&dest, format!("moving the image archive into place: {e}"))
+            })
+        })
+        .await
     }
 }
 
@@ -224,7 +219,7 @@ impl Directory {
                 Some(format!("export {}", self.dir)),
             )
         };
-        export_state(rt, &state, &dest, "directory", |staging| {
+        export_state(rt, &state, &dest, "directory", "local", |staging| {
             merge_into(staging, &dest)
         })
         .await
@@ -252,7 +247,7 @@ impl File {
             Some(&self.platform),
             Some(format!("export {}", self.path)),
         );
-        export_state(rt, &state, &dest, "file", |staging| {
+        export_state(rt, &state, &dest, "file", "local", |staging| {
             std::fs::rename(staging.join(name), &dest).map_err(|e| {
                 export_error(&dest, format!("moving the exported file into place: {e}"))
             })
