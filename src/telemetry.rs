@@ -192,14 +192,6 @@ impl Injector for MetadataInjector<'_> {
     }
 }
 
-struct MapInjector<'a>(&'a mut std::collections::HashMap<String, String>);
-
-impl Injector for MapInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_owned(), value);
-    }
-}
-
 /// Adds the current span's trace context (`traceparent`) to a gRPC request's metadata.
 pub fn inject(metadata: &mut tonic::metadata::MetadataMap) {
     let cx = tracing::Span::current().context();
@@ -208,10 +200,10 @@ pub fn inject(metadata: &mut tonic::metadata::MetadataMap) {
 
 /// The current span's `traceparent`, when a trace is being recorded.
 pub fn traceparent() -> Option<String> {
-    let cx = tracing::Span::current().context();
-    let mut map = std::collections::HashMap::new();
-    TraceContextPropagator::new().inject_context(&cx, &mut MapInjector(&mut map));
-    map.remove("traceparent")
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    inject(&mut metadata);
+    let value = metadata.get("traceparent")?.to_str().ok()?;
+    Some(value.to_owned())
 }
 
 #[cfg(test)]
