@@ -33,13 +33,7 @@ fn failing_exec_answers_exec_error_extensions() {
         e["extensions"],
         json!({"_type": "EXEC_ERROR", "cmd": ["sh", "-c", "echo partial; echo boom >&2; exit 3"], "exitCode": 3, "stdout": "partial\n", "stderr": "boom\n"})
     );
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("exit code: 3"),
-        "{e}"
-    );
+    assert!(common::message(&e).contains("exit code: 3"), "{e}");
     // sync reports the same failure; a missing command names the command.
     let e = s.error(&format!(
         r#"{{ {} {{ withExec(args: ["foobar"]) {{ sync }} }} }} }}"#,
@@ -184,10 +178,7 @@ fn files_directories_and_rootfs() {
         from(BUSYBOX)
     ));
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("no such file or directory"),
+        common::message(&e).contains("no such file or directory"),
         "{e}"
     );
 }
@@ -265,37 +256,25 @@ fn ids_round_trip_and_bad_ids_are_clear_errors() {
         lit(&forged)
     ));
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("this session did not issue it"),
+        common::message(&e).contains("this session did not issue it"),
         "{e}"
     );
     let e = s.error(r#"{ container(id: "not-an-id") { id } }"#);
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("not an ID issued by dirk"),
+        common::message(&e).contains("not an ID issued by dirk"),
         "{e}"
     );
     let dir = s.string_at(r#"{ directory { id } }"#, &["directory", "id"]);
     let e = s.error(&format!(r#"{{ container(id: {}) {{ id }} }}"#, lit(&dir)));
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("it is a DirectoryID, not a ContainerID"),
+        common::message(&e).contains("it is a DirectoryID, not a ContainerID"),
         "{e}"
     );
     // IDs from another session are refused.
     let other = Session::start();
     let e = other.error(&format!(r#"{{ container(id: {}) {{ id }} }}"#, lit(&id)));
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("this session did not issue it"),
+        common::message(&e).contains("this session did not issue it"),
         "{e}"
     );
 }

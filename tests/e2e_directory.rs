@@ -59,10 +59,7 @@ fn copy_directories_and_files_between_trees() {
     match filtered["errors"].get(0) {
         // Daemons without the capability (BuildKit v0.8) must say so instead of copying everything.
         Some(e) => assert!(
-            e["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("file.copy.includeexcludepatterns"),
+            common::message(e).contains("file.copy.includeexcludepatterns"),
             "{e}"
         ),
         None => assert_eq!(
@@ -96,19 +93,13 @@ fn copy_directories_and_files_between_trees() {
 fn sync_reports_missing_paths() {
     let s = Session::start();
     let e = s.error(r#"{ directory { withNewFile(path: "x", contents: "") { directory(path: "foobar") { sync } } } }"#);
-    let msg = e["message"].as_str().unwrap_or_default();
+    let msg = common::message(&e);
     assert!(
         msg.contains("no such file or directory") && msg.contains("foobar"),
         "{e}"
     );
     let e = s.error(r#"{ directory { withNewFile(path: "x", contents: "") { file(path: "missing.txt") { contents } } } }"#);
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("missing.txt"),
-        "{e}"
-    );
+    assert!(common::message(&e).contains("missing.txt"), "{e}");
     let ok = s.data(r#"{ directory { withNewFile(path: "x", contents: "") { sync } } }"#);
     assert!(
         ok["directory"]["withNewFile"]["sync"]
@@ -143,34 +134,22 @@ fn bad_arguments_name_the_field_and_value() {
         r#"{ directory { withNewFile(path: "a", contents: "x", permissions: 99999) { id } } }"#,
     );
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("argument permissions \"99999\""),
+        common::message(&e).contains("argument permissions \"99999\""),
         "{e}"
     );
     let e = s.error(r#"{ container(platform: "linux//x") { id } }"#);
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("Query.container: invalid platform \"linux//x\""),
+        common::message(&e).starts_with("Query.container: invalid platform \"linux//x\""),
         "{e}"
     );
     let e = s.error(r#"{ container { from(address: "Not A Ref") { id } } }"#);
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("invalid image reference \"Not A Ref\""),
+        common::message(&e).contains("invalid image reference \"Not A Ref\""),
         "{e}"
     );
     let e = s.error(r#"{ cacheVolume(key: "") { id } }"#);
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("cache volume key cannot be empty"),
+        common::message(&e).contains("cache volume key cannot be empty"),
         "{e}"
     );
 }
@@ -240,11 +219,5 @@ fn http_files_are_downloaded_by_the_daemon() {
         "downloaded\n"
     );
     let e = s.error(r#"{ http(url: "ftp://example.com/x") { id } }"#);
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("ftp://example.com/x"),
-        "{e}"
-    );
+    assert!(common::message(&e).contains("ftp://example.com/x"), "{e}");
 }

@@ -95,13 +95,7 @@ fn file_export_and_its_rules() {
         r#"{{ file(id: {}) {{ export(path: "dist") }} }}"#,
         lit(&file)
     ));
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("allowParentDirPath"),
-        "{e}"
-    );
+    assert!(common::message(&e).contains("allowParentDirPath"), "{e}");
     let v = s.data(&format!(
         r#"{{ file(id: {}) {{ export(path: "dist", allowParentDirPath: true) }} }}"#,
         lit(&file)
@@ -117,10 +111,7 @@ fn file_export_and_its_rules() {
         lit(&file)
     ));
     assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("may not leave the working directory"),
+        common::message(&e).contains("may not leave the working directory"),
         "{e}"
     );
 }
@@ -198,11 +189,5 @@ fn container_export_is_an_image_docker_loads() {
         r#"{{ container {{ from(address: {}) {{ export(path: "x.tar", forcedCompression: Zstd) }} }} }}"#,
         lit(BUSYBOX)
     ));
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("forcedCompression"),
-        "{e}"
-    );
+    assert!(common::message(&e).contains("forcedCompression"), "{e}");
 }

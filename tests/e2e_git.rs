@@ -129,11 +129,5 @@ fn branches_tags_and_commits_with_branches_pinned_per_session() {
     );
 
     let e = s.error(r#"{ git(url: "/not/a/url") { branch(name: "main") { tree { id } } } }"#);
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("/not/a/url"),
-        "{e}"
-    );
+    assert!(common::message(&e).contains("/not/a/url"), "{e}");
 }

@@ -116,16 +116,16 @@ fn host_file_and_errors_name_the_path() {
     assert_eq!(v["host"]["file"]["contents"], "fn main() {}\n");
     assert_eq!(v["host"]["file"]["size"], 13);
     let e = s.error(r#"{ host { directory(path: "missing/dir") { id } } }"#);
-    let msg = e["message"].as_str().unwrap_or_default();
+    let msg = common::message(&e);
     assert!(
         msg.contains("missing/dir") && msg.contains("Host.directory"),
         "{msg}"
     );
     let e = s.error(r#"{ host { directory(path: "../outside") { id } } }"#);
-    let msg = e["message"].as_str().unwrap_or_default();
+    let msg = common::message(&e);
     assert!(msg.contains("may not leave the working directory"), "{msg}");
     let e = s.error(r#"{ host { directory(path: ".", exclude: ["[oops"]) { id } } }"#);
-    let msg = e["message"].as_str().unwrap_or_default();
+    let msg = common::message(&e);
     assert!(msg.contains("[oops"), "{msg}");
     // Absolute paths are allowed.
     let abs = p.path().join("docs").to_string_lossy().into_owned();

@@ -99,7 +99,7 @@ fn pulls_need_credentials_and_get_them() {
 
     // Without credentials: a clear error naming the image and what to do.
     let e = s.error(&pull(&registry.address, None));
-    let msg = e["message"].as_str().unwrap_or_default();
+    let msg = common::message(&e);
     assert!(msg.contains(&registry.address), "{msg}");
     assert!(msg.contains("withRegistryAuth"), "{msg}");
 

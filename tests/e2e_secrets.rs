@@ -147,17 +147,11 @@ fn a_secret_from_a_file_and_a_bad_secret_id() {
         format!("{}\n", plain.len())
     );
     let e = s.error(r#"{ secret(id: "secret.nope") { plaintext } }"#);
-    let msg = e["message"].as_str().unwrap_or_default();
+    let msg = common::message(&e);
     assert!(
         msg.contains("SecretID") && msg.contains("secret.nope"),
         "{msg}"
     );
     let e = s.error(r#"{ setSecret(name: "", plaintext: "x") { id } }"#);
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("secret name"),
-        "{e}"
-    );
+    assert!(common::message(&e).contains("secret name"), "{e}");
 }

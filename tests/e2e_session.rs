@@ -248,13 +248,7 @@ fn pipelines_name_their_steps_in_progress() {
         "{stderr}"
     );
     let e = common::Session::start().error(r#"{ container { pipeline(name: " ") { id } } }"#);
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("pipeline needs a name"),
-        "{e}"
-    );
+    assert!(common::message(&e).contains("pipeline needs a name"), "{e}");
 }
 
 #[test]

@@ -226,6 +226,11 @@ impl Drop for Session {
     }
 }
 
+/// The message of a GraphQL error (empty when it has none).
+pub fn message(error: &Value) -> &str {
+    error["message"].as_str().unwrap_or_default()
+}
+
 /// A GraphQL string literal.
 pub fn lit(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
