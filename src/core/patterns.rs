@@ -257,11 +257,6 @@ impl Selection {
         })
     }
 
-    /// True when nothing is filtered.
-    pub fn is_everything(&self) -> bool {
-        self.include.is_empty() && self.exclude.is_empty()
-    }
-
     fn included(&self, path: &[Vec<char>]) -> bool {
         self.include.is_empty() || self.include.iter().any(|p| p.matches(path))
     }

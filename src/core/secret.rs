@@ -73,11 +73,6 @@ impl SecretStore {
         self.put(id, contents)
     }
 
-    /// Whether the store holds `id`.
-    pub fn contains(&self, id: &str) -> bool {
-        self.values.read().is_ok_and(|v| v.contains_key(id))
-    }
-
     /// The plaintext of `id`.
     pub fn value(&self, id: &str) -> Option<Vec<u8>> {
         self.values.read().ok()?.get(id).cloned()
