@@ -250,18 +250,23 @@ impl GatewayBuild {
 
 /// The span of one solve: the definition's head and every vertex digest in it.
 fn solve_span(def: &Definition) -> tracing::Span {
-    let digests: Vec<String> = def
-        .pb
-        .def
-        .iter()
-        .map(|op| crate::llb::digest_of(op))
-        .collect();
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "buildkit.solve",
         buildkit.definition = %def.head,
-        buildkit.vertices = digests.len(),
-        buildkit.vertex_digests = %digests.join(","),
-    )
+        buildkit.vertices = def.pb.def.len(),
+        buildkit.vertex_digests = tracing::field::Empty,
+    );
+    // Hashing every op is only worth it when someone records the span.
+    if !span.is_disabled() {
+        let digests: Vec<String> = def
+            .pb
+            .def
+            .iter()
+            .map(|op| crate::llb::digest_of(op))
+            .collect();
+        span.record("buildkit.vertex_digests", digests.join(",").as_str());
+    }
+    span
 }
 
 #[async_trait]
