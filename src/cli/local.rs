@@ -49,7 +49,7 @@ impl LocalSession {
         let session = Session::start(config, |k| std::env::var(k).ok())
             .await
             .context("starting a session")?;
-        let display = progress::start(self.progress, session.watch_status());
+        let display = progress::start(self.progress, || session.watch_status());
         Ok(Running {
             session,
             display,

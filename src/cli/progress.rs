@@ -241,8 +241,8 @@ impl Display {
     }
 }
 
-/// Starts showing `events` on standard error in `mode`.
-pub fn start(mode: ProgressMode, events: mpsc::Receiver<StatusEvent>) -> Display {
+/// Starts showing on standard error, in `mode`, the events `watch` opens (only when shown).
+pub fn start(mode: ProgressMode, watch: impl FnOnce() -> mpsc::Receiver<StatusEvent>) -> Display {
     let mode = match mode {
         ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Tty,
         ProgressMode::Auto => ProgressMode::Plain,
@@ -250,8 +250,8 @@ pub fn start(mode: ProgressMode, events: mpsc::Receiver<StatusEvent>) -> Display
     };
     Display(match mode {
         ProgressMode::None | ProgressMode::Auto => None,
-        ProgressMode::Plain => Some(tokio::spawn(plain(events))),
-        ProgressMode::Tty => Some(tokio::spawn(tty(events))),
+        ProgressMode::Plain => Some(tokio::spawn(plain(watch()))),
+        ProgressMode::Tty => Some(tokio::spawn(tty(watch()))),
     })
 }
 
