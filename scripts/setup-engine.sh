@@ -3,7 +3,10 @@
 #   - Debian's docker.io (its dockerd carries an embedded BuildKit), started if none answers;
 #   - a busybox image made locally from busybox-static (no registry needed to build it);
 #   - Debian's docker-registry on 127.0.0.1:5000, holding that image;
-#   - git and curl, which the tests use to serve repositories and check services.
+#   - git and curl, which the tests use to serve repositories and check services;
+#   - a second dockerd from Debian trixie's docker.io 26.1.5 (BuildKit v0.13), unpacked into the state
+#     directory and listening on $DIRK_DOCKER26_SOCK, so that the suite runs on both BuildKit
+#     generations users have (bookworm's docker.io 20.10 carries BuildKit v0.8).
 # Safe to run again: every step checks before it acts.
 set -euo pipefail
 
@@ -92,3 +95,38 @@ if ! curl -sf "http://$REGISTRY/v2/static/manifests/latest" -H 'Accept: applicat
   rm -rf "$root"
 fi
 log "registry $REGISTRY serves static:latest"
+
+# BuildKit v0.13: trixie's dockerd, run from an unpacked .deb beside the system one, with its own
+# data root, exec root, socket and bridge (sharing docker0 with another dockerd is unsafe).
+DOCKER26_SOCK=${DIRK_DOCKER26_SOCK:-/run/dirk-test/docker26.sock}
+DOCKER26_DIR="$STATE_DIR/docker26"
+docker26_up() { curl -sf --max-time 2 --unix-socket "$DOCKER26_SOCK" http://d/_ping >/dev/null 2>&1; }
+if ! docker26_up; then
+  if [ ! -x "$DOCKER26_DIR/root/usr/sbin/dockerd" ]; then
+    log "fetching trixie's docker.io (BuildKit v0.13)"
+    apt_dir="$DOCKER26_DIR/apt"
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/deb"
+    echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main' \
+      >"$apt_dir/trixie.list"
+    apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/trixie.list" -o Dir::Etc::SourceParts=/dev/null
+      -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
+    apt-get "${apt_opts[@]}" update -qq
+    (cd "$apt_dir/deb" && apt-get "${apt_opts[@]}" download -qq docker.io)
+    dpkg -x "$apt_dir"/deb/docker.io_*.deb "$DOCKER26_DIR/root"
+  fi
+  if ! ip link show dirk26 >/dev/null 2>&1; then
+    ip link add dirk26 type bridge
+    ip addr add 172.31.226.1/24 dev dirk26
+    ip link set dirk26 up
+  fi
+  log "starting dockerd 26 on $DOCKER26_SOCK"
+  mkdir -p "$(dirname "$DOCKER26_SOCK")"
+  PATH="$DOCKER26_DIR/root/usr/sbin:$PATH" setsid "$DOCKER26_DIR/root/usr/sbin/dockerd" \
+    --data-root "$DOCKER26_DIR/data" --exec-root /run/dirk-test/docker26-exec \
+    --pidfile /run/dirk-test/docker26.pid -H "unix://$DOCKER26_SOCK" \
+    --bridge=dirk26 --iptables=false --ip-masq=false \
+    >"$DOCKER26_DIR/dockerd.log" 2>&1 </dev/null &
+  for _ in $(seq 1 100); do docker26_up && break; sleep 0.2; done
+  docker26_up || { log "dockerd 26 did not answer; see $DOCKER26_DIR/dockerd.log"; tail -20 "$DOCKER26_DIR/dockerd.log" >&2; exit 1; }
+fi
+log "dockerd $(DOCKER_HOST="unix://$DOCKER26_SOCK" docker version --format '{{.Server.Version}}') is up on $DOCKER26_SOCK"
