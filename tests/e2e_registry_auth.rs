@@ -1,6 +1,7 @@
 //! Registry credentials on real BuildKit: a registry on 127.0.0.1 that requires htpasswd basic auth
 //! (Debian's docker-registry over the test registry's storage) is pulled from with credentials from
-//! `withRegistryAuth` and from the Docker configuration, and refused clearly without.
+//! `withRegistryAuth` and from the Docker configuration, and refused clearly without; a writable one
+//! is published to the same way.
 
 mod common;
 
@@ -24,10 +25,16 @@ impl Drop for Registry {
     }
 }
 
-/// Starts a registry requiring `USER`/`password`, serving what the setup script pushed.
-fn auth_registry(dir: &std::path::Path, password: &str) -> Registry {
+/// Starts a registry requiring `USER`/`password`: read-only over what the setup script pushed, or
+/// `writable` over a fresh storage directory.
+fn auth_registry(dir: &std::path::Path, password: &str, writable: bool) -> Registry {
     let state = std::env::var("DIRK_ENGINE_STATE").unwrap_or_else(|_| "/var/lib/dirk-test".into());
-    let storage = std::path::Path::new(&state).join("registry");
+    let storage = if writable {
+        dir.join("storage")
+    } else {
+        std::path::Path::new(&state).join("registry")
+    };
+    let _ = std::fs::create_dir_all(&storage);
     assert!(
         storage.is_dir(),
         "no registry storage at {}: run scripts/setup-engine.sh",
@@ -47,8 +54,9 @@ fn auth_registry(dir: &std::path::Path, password: &str) -> Registry {
         .unwrap_or_else(|e| panic!("{e}"));
     let address = format!("127.0.0.1:{port}");
     let config = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  maintenance:\n    readonly:\n      enabled: true\nhttp:\n  addr: {address}\nauth:\n  htpasswd:\n    realm: dirk-test\n    path: {}\n",
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  maintenance:\n    readonly:\n      enabled: {}\nhttp:\n  addr: {address}\nauth:\n  htpasswd:\n    realm: dirk-test\n    path: {}\n",
         storage.display(),
+        !writable,
         dir.join("htpasswd").display()
     );
     std::fs::write(dir.join("registry.yml"), config).unwrap_or_else(|e| panic!("{e}"));
@@ -92,7 +100,7 @@ fn pull(address: &str, auth: Option<&str>) -> String {
 fn pulls_need_credentials_and_get_them() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let password = format!("pw-{}", common::unique());
-    let registry = auth_registry(dir.path(), &password);
+    let registry = auth_registry(dir.path(), &password, false);
     let empty_config = dir.path().join("no-docker-config");
     std::fs::create_dir_all(&empty_config).unwrap_or_else(|e| panic!("{e}"));
     let s = Session::start_with(&[], &[("DOCKER_CONFIG", &empty_config.to_string_lossy())]);
@@ -135,4 +143,61 @@ fn pulls_need_credentials_and_get_them() {
     let s = Session::start_with(&[], &[("DOCKER_CONFIG", &config_dir.to_string_lossy())]);
     let v = s.data(&pull(&registry.address, None));
     assert_eq!(v["container"]["from"]["withExec"]["stdout"], "pulled\n");
+}
+
+#[test]
+fn publishes_need_credentials_and_get_them() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let password = format!("pw-{}", common::unique());
+    let registry = auth_registry(dir.path(), &password, true);
+    let empty_config = dir.path().join("no-docker-config");
+    std::fs::create_dir_all(&empty_config).unwrap_or_else(|e| panic!("{e}"));
+    let s = Session::start_with(&[], &[("DOCKER_CONFIG", &empty_config.to_string_lossy())]);
+    let marker = common::unique();
+    let target = format!("{}/pushed:v1", registry.address);
+    let image = format!(
+        r#"from(address: {}) {{ withNewFile(path: "/marker", contents: {}) {{ publish(address: {}) }} }}"#,
+        lit(common::BUSYBOX),
+        lit(&marker),
+        lit(&target)
+    );
+
+    // Without credentials: refused, naming the registry and what to do.
+    let e = s.error(&format!("{{ container {{ {image} }} }}"));
+    let msg = common::message(&e);
+    assert!(msg.contains(&registry.address), "{msg}");
+    assert!(msg.contains("withRegistryAuth"), "{msg}");
+
+    // With credentials: pushed, and pulled back (with the same credentials) by digest.
+    let secret = s.string_at(
+        &format!(
+            r#"{{ setSecret(name: "registry", plaintext: {}) {{ id }} }}"#,
+            lit(&password)
+        ),
+        &["setSecret", "id"],
+    );
+    let v = s.data(&format!(
+        r#"{{ container {{ withRegistryAuth(address: {}, username: {}, secret: {}) {{ {image} }} }} }}"#,
+        lit(&registry.address),
+        lit(USER),
+        lit(&secret)
+    ));
+    let published = v["container"]["withRegistryAuth"]["from"]["withNewFile"]["publish"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(published.starts_with(&format!("{target}@sha256:")), "{v}");
+    let v = s.data(&format!(
+        r#"{{ container {{ withRegistryAuth(address: {}, username: {}, secret: {}) {{ from(address: {}) {{ file(path: "/marker") {{ contents }} }} }} }} }}"#,
+        lit(&registry.address),
+        lit(USER),
+        lit(&secret),
+        lit(&published)
+    ));
+    assert_eq!(
+        v["container"]["withRegistryAuth"]["from"]["file"]["contents"],
+        marker.as_str()
+    );
+    // The password never shows in what the session answered.
+    assert!(!v.to_string().contains(&password));
 }

@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 
+use super::ApiState;
 use super::error::ApiError;
 use super::field;
 use super::query::NameValue;
 use super::resolve::{Args, Resolver, object, objects, opt_string, opt_strings, value};
+use crate::core::oci::ImageFormat;
 use crate::core::{Container, ExecOptions};
 use crate::llb::CacheSharing;
 
@@ -36,6 +38,34 @@ fn exec_options(a: &Args) -> Result<ExecOptions, ApiError> {
         redirect_stderr: a.opt_string("redirectStderr")?,
         insecure_root_capabilities: a.flag("insecureRootCapabilities")?,
     })
+}
+
+/// The platform variants and layer format asked for by `export` and `publish`.
+fn image_options(st: &ApiState, a: &Args) -> Result<(Vec<Container>, ImageFormat), ApiError> {
+    let variants = a
+        .strings("platformVariants")?
+        .iter()
+        .map(|id| st.ids.container("platformVariants", id))
+        .collect::<Result<Vec<_>, _>>()?;
+    let gzip = match a.opt_enum("forcedCompression")?.as_deref() {
+        None | Some("Gzip") => true,
+        Some("Uncompressed") => false,
+        Some(other) => {
+            return Err(ApiError::invalid_arg(
+                "forcedCompression",
+                other,
+                "dirk writes Gzip or Uncompressed layers",
+            ));
+        }
+    };
+    let docker_media_types = a.opt_enum("mediaTypes")?.as_deref() == Some("DockerMediaTypes");
+    Ok((
+        variants,
+        ImageFormat {
+            docker_media_types,
+            gzip,
+        },
+    ))
 }
 
 pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
@@ -125,15 +155,13 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
         Ok(object(c.with_rootfs(&st.ids.directory("id", &a.string("id")?)?)))
     });
     field!(reg, "Container"."export", Container, |st, c, a| {
-        if !a.strings("platformVariants")?.is_empty() {
-            return Err(ApiError::msg("platformVariants are not supported yet: export one platform at a time"));
-        }
-        if let Some(c) = a.opt_enum("forcedCompression")?.filter(|c| c != "Uncompressed") {
-            return Err(ApiError::invalid_arg("forcedCompression", &c, "only Uncompressed layers are written for now"));
-        }
-        let docker = a.opt_enum("mediaTypes")?.as_deref() == Some("DockerMediaTypes");
-        c.export(&st.rt, &a.string("path")?, docker).await?;
+        let (variants, format) = image_options(&st, &a)?;
+        c.export(&st.rt, &a.string("path")?, &variants, format).await?;
         Ok(value(true))
+    });
+    field!(reg, "Container"."publish", Container, |st, c, a| {
+        let (variants, format) = image_options(&st, &a)?;
+        Ok(value(c.publish(&st.rt, &a.string("address")?, &variants, format).await?))
     });
     field!(reg, "Container"."withDirectory", Container, |st, c, a| {
         let source = st.ids.directory("directory", &a.string("directory")?)?;

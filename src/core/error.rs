@@ -69,6 +69,12 @@ pub enum CoreError {
     /// The request is valid but cannot be carried out by this engine or daemon.
     #[error("{0}")]
     Unsupported(String),
+    /// Pushing an image to a registry failed.
+    #[error("publishing {address}: {source}")]
+    Publish {
+        address: String,
+        source: crate::distribution::DistributionError,
+    },
 }
 
 impl CoreError {

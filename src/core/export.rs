@@ -139,7 +139,7 @@ pub fn merge_into(from: &Path, into: &Path) -> CoreResult<()> {
 /// Exports `state` (an existing filesystem) with the daemon's `exporter` into a staging directory
 /// beside `dest`, then installs what arrived with `install`. The `local` exporter sends a file
 /// tree; the others send one tarball ([`TARBALL_NAME`]).
-async fn export_state(
+pub(super) async fn export_state(
     rt: &Runtime,
     state: &State,
     dest: &Path,
@@ -169,36 +169,39 @@ async fn export_state(
 }
 
 impl crate::core::Container {
-    /// Writes the container as an image archive to host path `path`: its filesystem as one layer in
-    /// an OCI image layout (with Docker's `manifest.json` too, so `docker load` reads it), with
-    /// Docker media types when `docker_media_types`.
+    /// Writes the container (and `variants`, one per further platform) as an image archive to host
+    /// path `path`: an OCI image layout with one single-layer image per platform, and Docker's
+    /// `manifest.json` too, so `docker load` reads it.
     pub async fn export(
         &self,
         rt: &Runtime,
         path: &str,
-        docker_media_types: bool,
+        variants: &[crate::core::Container],
+        format: super::oci::ImageFormat,
     ) -> CoreResult<()> {
         let dest = rt.host()?.resolve(path)?;
-        self.sync(rt).await?;
-        if self.rootfs.is_scratch() {
-            return Err(CoreError::Unsupported(
-                "an empty container (no rootfs) cannot be exported as an image".into(),
-            ));
-        }
-        export_state(rt, &self.rootfs, &dest, "container", "tar", |staging| {
-            let image = staging.join("image.tar");
-            super::oci::write_image_archive(
-                &staging.join(TARBALL_NAME),
-                &self.config,
-                &self.platform,
-                docker_media_types,
-                &image,
-            )?;
-            std::fs::rename(&image, &dest).map_err(|e| {
-                export_error(&dest, format!("moving the image archive into place: {e}"))
-            })
-        })
-        .await
+        let work = WorkDir(staging_dir(&dest)?);
+        let images = super::publish::build_images(rt, self, variants, &work.0, format).await?;
+        let archive = work.0.join("image.tar");
+        super::oci::write_image_archive(&images, format, &archive)?;
+        std::fs::rename(&archive, &dest)
+            .map_err(|e| export_error(&dest, format!("moving the image archive into place: {e}")))
+    }
+}
+
+/// A scratch directory, removed with everything in it when dropped.
+pub struct WorkDir(pub PathBuf);
+
+impl WorkDir {
+    /// A fresh scratch directory under the system's temporary directory.
+    pub fn temporary() -> CoreResult<WorkDir> {
+        staging_dir(&std::env::temp_dir().join("dirk")).map(WorkDir)
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -16,6 +16,7 @@ pub mod layers;
 pub mod oci;
 pub mod paths;
 pub mod patterns;
+pub mod publish;
 pub mod registry;
 pub mod runtime;
 pub mod secret;

@@ -1,11 +1,12 @@
-//! Image tarballs. The daemon exports a container's filesystem as a tar stream (its `tar` exporter,
-//! which every BuildKit has); this module wraps that stream as the single layer of an image and
-//! writes an OCI image layout archive around it, with a Docker `manifest.json` as well, so that
-//! `docker load` and OCI tools read the same file.
+//! Image tarballs and image blobs. The daemon exports a container's filesystem as a tar stream (its
+//! `tar` exporter, which every BuildKit has); this module turns that stream into the single layer of
+//! an image (compressed as asked), with its config and manifest, and writes an OCI image layout
+//! archive around one or more such images, with a Docker `manifest.json` as well, so that
+//! `docker load` and OCI tools read the same file. Publishing pushes the same blobs to a registry.
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -16,42 +17,259 @@ use crate::llb::Platform;
 /// Media types of one of the two families an image can use.
 #[derive(Debug, Clone, Copy)]
 struct MediaTypes {
+    index: &'static str,
     manifest: &'static str,
     config: &'static str,
     layer: &'static str,
+    layer_gzip: &'static str,
 }
 
 const OCI: MediaTypes = MediaTypes {
+    index: "application/vnd.oci.image.index.v1+json",
     manifest: "application/vnd.oci.image.manifest.v1+json",
     config: "application/vnd.oci.image.config.v1+json",
     layer: "application/vnd.oci.image.layer.v1.tar",
+    layer_gzip: "application/vnd.oci.image.layer.v1.tar+gzip",
 };
 
 const DOCKER: MediaTypes = MediaTypes {
+    index: "application/vnd.docker.distribution.manifest.list.v2+json",
     manifest: "application/vnd.docker.distribution.manifest.v2+json",
     config: "application/vnd.docker.container.image.v1+json",
     layer: "application/vnd.docker.image.rootfs.diff.tar",
+    layer_gzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
 };
+
+/// How image layers are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageFormat {
+    /// Docker's media types instead of OCI's.
+    pub docker_media_types: bool,
+    /// Gzip the layer (the default) or store it as a plain tar.
+    pub gzip: bool,
+}
+
+impl ImageFormat {
+    fn types(&self) -> MediaTypes {
+        if self.docker_media_types { DOCKER } else { OCI }
+    }
+}
+
+/// A content-addressed blob as manifests refer to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Descriptor {
+    pub media_type: &'static str,
+    pub digest: String,
+    pub size: u64,
+}
+
+impl Descriptor {
+    fn of(media_type: &'static str, bytes: &[u8]) -> Descriptor {
+        Descriptor {
+            media_type,
+            digest: sha256(bytes),
+            size: bytes.len() as u64,
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({ "mediaType": self.media_type, "digest": self.digest, "size": self.size })
+    }
+}
+
+/// One platform's image: a layer file, its config and its manifest.
+#[derive(Debug, Clone)]
+pub struct BuiltImage {
+    pub platform: Platform,
+    pub layer: Descriptor,
+    pub layer_path: PathBuf,
+    pub config: Descriptor,
+    pub config_json: Vec<u8>,
+    pub manifest: Descriptor,
+    pub manifest_json: Vec<u8>,
+}
 
 fn io_error(path: &Path, e: std::io::Error) -> CoreError {
     CoreError::invalid("export path", path.display().to_string(), e.to_string())
 }
 
-/// `sha256:<hex>` and size of a file.
-fn digest_file(path: &Path) -> CoreResult<(String, u64)> {
-    let mut file = File::open(path).map_err(|e| io_error(path, e))?;
-    let mut hasher = Sha256::new();
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+fn encode(what: &str, value: &serde_json::Value) -> CoreResult<Vec<u8>> {
+    serde_json::to_vec(value)
+        .map_err(|e| CoreError::Unsupported(format!("encoding the image {what}: {e}")))
+}
+
+/// A writer that hashes and counts what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    fn finish(self) -> (W, String, u64) {
+        let digest = format!("sha256:{}", hex::encode(self.hasher.finalize()));
+        (self.inner, digest, self.size)
+    }
+}
+
+/// Writes the layer blob for filesystem tarball `tar` to `out`; returns (digest, size) of the blob
+/// and the diff ID (digest of the uncompressed tar).
+fn write_layer(tar: &Path, out: &Path, gzip: bool) -> CoreResult<(String, u64, String)> {
+    let mut input = File::open(tar).map_err(|e| io_error(tar, e))?;
+    let file = File::create(out).map_err(|e| io_error(out, e))?;
+    let blob = Hashing::new(std::io::BufWriter::new(file));
+    let mut diff = if gzip {
+        Hashing::new(Box::new(flate2::write::GzEncoder::new(
+            blob,
+            flate2::Compression::fast(),
+        )) as Box<dyn WriteFinish>)
+    } else {
+        Hashing::new(Box::new(Plain(blob)) as Box<dyn WriteFinish>)
+    };
     let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
     loop {
-        let n = file.read(&mut buf).map_err(|e| io_error(path, e))?;
+        let n = input.read(&mut buf).map_err(|e| io_error(tar, e))?;
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
-        size += n as u64;
+        diff.write_all(&buf[..n]).map_err(|e| io_error(out, e))?;
     }
-    Ok((format!("sha256:{}", hex::encode(hasher.finalize())), size))
+    let (writer, diff_id, _) = diff.finish();
+    let blob = writer.finish().map_err(|e| io_error(out, e))?;
+    let (mut file, digest, size) = blob.finish();
+    file.flush().map_err(|e| io_error(out, e))?;
+    Ok((digest, size, diff_id))
+}
+
+type BlobWriter = Hashing<std::io::BufWriter<File>>;
+
+/// A layer writer that hands back the blob writer underneath when done.
+trait WriteFinish: Write {
+    fn finish(self: Box<Self>) -> std::io::Result<BlobWriter>;
+}
+
+struct Plain(BlobWriter);
+
+impl Write for Plain {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl WriteFinish for Plain {
+    fn finish(self: Box<Self>) -> std::io::Result<BlobWriter> {
+        Ok(self.0)
+    }
+}
+
+impl WriteFinish for flate2::write::GzEncoder<BlobWriter> {
+    fn finish(self: Box<Self>) -> std::io::Result<BlobWriter> {
+        (*self).finish()
+    }
+}
+
+fn platform_json(platform: &Platform) -> serde_json::Value {
+    let mut p = serde_json::json!({ "architecture": platform.architecture, "os": platform.os });
+    if let Some(v) = &platform.variant {
+        p["variant"] = serde_json::json!(v);
+    }
+    p
+}
+
+/// Builds the image whose one layer is filesystem tarball `tar`, writing the layer blob beside it.
+pub fn build_image(
+    tar: &Path,
+    config: &ImageConfig,
+    platform: &Platform,
+    format: ImageFormat,
+) -> CoreResult<BuiltImage> {
+    let types = format.types();
+    let layer_path = tar.with_extension("layer");
+    let (layer_digest, layer_size, diff_id) = write_layer(tar, &layer_path, format.gzip)?;
+    let mut config_value = platform_json(platform);
+    config_value["config"] = serde_json::to_value(config)
+        .map_err(|e| CoreError::Unsupported(format!("encoding the image config: {e}")))?;
+    config_value["rootfs"] = serde_json::json!({ "type": "layers", "diff_ids": [diff_id] });
+    config_value["history"] =
+        serde_json::json!([{ "created_by": "dirk: container exported as one layer" }]);
+    let config_json = encode("config", &config_value)?;
+    let config_desc = Descriptor::of(types.config, &config_json);
+    let layer = Descriptor {
+        media_type: if format.gzip {
+            types.layer_gzip
+        } else {
+            types.layer
+        },
+        digest: layer_digest,
+        size: layer_size,
+    };
+    let manifest_json = encode(
+        "manifest",
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": types.manifest,
+            "config": config_desc.json(),
+            "layers": [layer.json()],
+        }),
+    )?;
+    Ok(BuiltImage {
+        platform: platform.clone(),
+        layer,
+        layer_path,
+        config: config_desc,
+        config_json,
+        manifest: Descriptor::of(types.manifest, &manifest_json),
+        manifest_json,
+    })
+}
+
+/// The index (OCI) or manifest list (Docker) that lists `images` by platform.
+pub fn image_index(
+    images: &[BuiltImage],
+    format: ImageFormat,
+) -> CoreResult<(Descriptor, Vec<u8>)> {
+    let types = format.types();
+    let manifests: Vec<serde_json::Value> = images
+        .iter()
+        .map(|i| {
+            let mut m = i.manifest.json();
+            m["platform"] = platform_json(&i.platform);
+            m
+        })
+        .collect();
+    let json = encode(
+        "index",
+        &serde_json::json!({ "schemaVersion": 2, "mediaType": types.index, "manifests": manifests }),
+    )?;
+    Ok((Descriptor::of(types.index, &json), json))
 }
 
 fn blob_path(digest: &str) -> String {
@@ -73,51 +291,29 @@ fn append_bytes<W: Write>(
         .map_err(|e| io_error(dest, e))
 }
 
-/// Writes an image archive to `dest` whose one layer is the filesystem tarball `layer`.
+/// Writes an image archive holding `images` to `dest`: an OCI layout whose `index.json` lists each
+/// platform's manifest, and a Docker `manifest.json` with one entry per image.
 pub fn write_image_archive(
-    layer: &Path,
-    config: &ImageConfig,
-    platform: &Platform,
-    docker_media_types: bool,
+    images: &[BuiltImage],
+    format: ImageFormat,
     dest: &Path,
 ) -> CoreResult<()> {
-    let types = if docker_media_types { DOCKER } else { OCI };
-    let (layer_digest, layer_size) = digest_file(layer)?;
-    let config_json = serde_json::to_vec(&serde_json::json!({
-        "architecture": platform.architecture,
-        "os": platform.os,
-        "config": config,
-        "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
-        "history": [{ "created_by": "dirk: container exported as one layer" }],
-    }))
-    .map_err(|e| CoreError::Unsupported(format!("encoding the image config: {e}")))?;
-    let config_digest = format!("sha256:{}", hex::encode(Sha256::digest(&config_json)));
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": types.manifest,
-        "config": { "mediaType": types.config, "digest": config_digest, "size": config_json.len() },
-        "layers": [{ "mediaType": types.layer, "digest": layer_digest, "size": layer_size }],
-    }))
-    .map_err(|e| CoreError::Unsupported(format!("encoding the image manifest: {e}")))?;
-    let manifest_digest = format!("sha256:{}", hex::encode(Sha256::digest(&manifest)));
-    let index = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [{
-            "mediaType": types.manifest,
-            "digest": manifest_digest,
-            "size": manifest.len(),
-            "platform": { "architecture": platform.architecture, "os": platform.os },
-        }],
-    }))
-    .map_err(|e| CoreError::Unsupported(format!("encoding the image index: {e}")))?;
-    let docker_manifest = serde_json::to_vec(&serde_json::json!([{
-        "Config": blob_path(&config_digest),
-        "RepoTags": [],
-        "Layers": [blob_path(&layer_digest)],
-    }]))
-    .map_err(|e| CoreError::Unsupported(format!("encoding manifest.json: {e}")))?;
-
+    let (_, index) = image_index(images, format)?;
+    let docker_manifest = encode(
+        "manifest.json",
+        &serde_json::Value::Array(
+            images
+                .iter()
+                .map(|i| {
+                    serde_json::json!({
+                        "Config": blob_path(&i.config.digest),
+                        "RepoTags": [],
+                        "Layers": [blob_path(&i.layer.digest)],
+                    })
+                })
+                .collect(),
+        ),
+    )?;
     let file = File::create(dest).map_err(|e| io_error(dest, e))?;
     let mut out = tar::Builder::new(std::io::BufWriter::new(file));
     append_bytes(
@@ -128,16 +324,28 @@ pub fn write_image_archive(
     )?;
     append_bytes(&mut out, "index.json", &index, dest)?;
     append_bytes(&mut out, "manifest.json", &docker_manifest, dest)?;
-    append_bytes(&mut out, &blob_path(&config_digest), &config_json, dest)?;
-    append_bytes(&mut out, &blob_path(&manifest_digest), &manifest, dest)?;
-    let mut header = tar::Header::new_ustar();
-    header.set_size(layer_size);
-    header.set_mode(0o644);
-    header.set_mtime(0);
-    header.set_cksum();
-    let layer_file = File::open(layer).map_err(|e| io_error(layer, e))?;
-    out.append_data(&mut header, blob_path(&layer_digest), layer_file)
-        .map_err(|e| io_error(dest, e))?;
+    let mut written = std::collections::HashSet::new();
+    for image in images {
+        for (digest, bytes) in [
+            (&image.config.digest, &image.config_json),
+            (&image.manifest.digest, &image.manifest_json),
+        ] {
+            if written.insert(digest.clone()) {
+                append_bytes(&mut out, &blob_path(digest), bytes, dest)?;
+            }
+        }
+        if written.insert(image.layer.digest.clone()) {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(image.layer.size);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_cksum();
+            let layer =
+                File::open(&image.layer_path).map_err(|e| io_error(&image.layer_path, e))?;
+            out.append_data(&mut header, blob_path(&image.layer.digest), layer)
+                .map_err(|e| io_error(dest, e))?;
+        }
+    }
     let mut writer = out.into_inner().map_err(|e| io_error(dest, e))?;
     writer.flush().map_err(|e| io_error(dest, e))
 }
@@ -146,19 +354,69 @@ pub fn write_image_archive(
 mod tests {
     use super::*;
 
+    fn layer_tar(dir: &Path) -> PathBuf {
+        let path = dir.join("fs.tar");
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(5);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let _ = builder.append_data(&mut header, "hello.txt", &b"hello"[..]);
+        let bytes = builder.into_inner().unwrap_or_default();
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+        path
+    }
+
+    #[test]
+    fn gzip_layers_keep_the_uncompressed_digest_as_diff_id() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let tar = layer_tar(dir.path());
+        let plain_bytes = std::fs::read(&tar).unwrap_or_default();
+        let format = ImageFormat {
+            docker_media_types: false,
+            gzip: true,
+        };
+        let image = build_image(
+            &tar,
+            &ImageConfig::default(),
+            &Platform::linux("amd64"),
+            format,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(image.layer.media_type, OCI.layer_gzip);
+        let blob = std::fs::read(&image.layer_path).unwrap_or_default();
+        assert_eq!(image.layer.digest, sha256(&blob));
+        let mut unzipped = Vec::new();
+        let _ = flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut unzipped);
+        assert_eq!(unzipped, plain_bytes);
+        let config: serde_json::Value =
+            serde_json::from_slice(&image.config_json).unwrap_or_default();
+        assert_eq!(config["rootfs"]["diff_ids"][0], sha256(&plain_bytes));
+        assert_eq!(image.config.digest, sha256(&image.config_json));
+    }
+
     #[test]
     fn the_archive_is_an_oci_layout_and_a_docker_archive() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let layer = dir.path().join("layer.tar");
-        std::fs::write(&layer, vec![0u8; 1024]).unwrap_or_else(|e| panic!("{e}"));
+        let tar = layer_tar(dir.path());
+        let format = ImageFormat {
+            docker_media_types: true,
+            gzip: false,
+        };
+        let images: Vec<BuiltImage> = ["amd64", "386"]
+            .iter()
+            .map(|arch| {
+                build_image(
+                    &tar,
+                    &ImageConfig::default(),
+                    &Platform::linux(arch),
+                    format,
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
+            })
+            .collect();
         let dest = dir.path().join("image.tar");
-        let result = write_image_archive(
-            &layer,
-            &ImageConfig::default(),
-            &Platform::linux("amd64"),
-            false,
-            &dest,
-        );
+        let result = write_image_archive(&images, format, &dest);
         assert!(result.is_ok(), "{result:?}");
         let mut archive = tar::Archive::new(File::open(&dest).unwrap_or_else(|e| panic!("{e}")));
         let mut names: Vec<String> = archive
@@ -168,11 +426,15 @@ mod tests {
             .filter_map(|e| e.path().ok().map(|p| p.to_string_lossy().into_owned()))
             .collect();
         names.sort();
-        assert_eq!(names.len(), 6, "{names:?}");
-        assert!(names.contains(&"oci-layout".to_owned()));
-        assert!(names.contains(&"index.json".to_owned()));
-        assert!(names.contains(&"manifest.json".to_owned()));
-        let (digest, _) = digest_file(&layer).unwrap_or_default();
-        assert!(names.contains(&blob_path(&digest)), "{names:?}");
+        // One shared layer, two configs, two manifests, plus the three layout files.
+        assert_eq!(names.len(), 8, "{names:?}");
+        assert!(
+            names.contains(&blob_path(&images[0].layer.digest)),
+            "{names:?}"
+        );
+        let (_, index) = image_index(&images, format).unwrap_or_else(|e| panic!("{e}"));
+        let index: serde_json::Value = serde_json::from_slice(&index).unwrap_or_default();
+        assert_eq!(index["mediaType"], DOCKER.index);
+        assert_eq!(index["manifests"][1]["platform"]["architecture"], "386");
     }
 }

@@ -1,0 +1,101 @@
+"""Images out of the session through the Python SDK: publish to the 127.0.0.1:5000 registry and pull
+the result back, multi-platform publish and export, layer compression and media types."""
+import json
+import tarfile
+import urllib.request
+import uuid
+
+import dagger
+import pytest
+
+from conftest import BUSYBOX
+
+pytestmark = pytest.mark.anyio
+REGISTRY = "127.0.0.1:5000"
+
+
+def registry_manifest(ref: str) -> tuple[str, dict]:
+    """The manifest (or index) a registry serves for repo:tag, with its media type."""
+    repo, tag = ref.removeprefix(REGISTRY + "/").split("@")[0].rsplit(":", 1)
+    req = urllib.request.Request(
+        f"http://{REGISTRY}/v2/{repo}/manifests/{tag}",
+        headers={"Accept": ", ".join([
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        ])},
+    )
+    with urllib.request.urlopen(req) as resp:
+        return resp.headers["Content-Type"], json.loads(resp.read())
+
+
+async def test_publish_then_pull_back_content_and_config():
+    marker = str(uuid.uuid4())
+    address = f"{REGISTRY}/dirk-test/publish-{marker[:8]}:v1"
+    async with dagger.Connection() as client:
+        ref = await (
+            client.container()
+            .from_(BUSYBOX)
+            .with_new_file("/marker", marker)
+            .with_env_variable("GREETING", "hello")
+            .with_label("org.example.marker", marker)
+            .with_entrypoint(["/bin/echo", "entry"])
+            .with_workdir("/srv")
+            .publish(address)
+        )
+        assert ref.startswith(address + "@sha256:"), ref
+        pulled = client.container().from_(ref)
+        assert await pulled.file("/marker").contents() == marker
+        assert await pulled.env_variable("GREETING") == "hello"
+        assert await pulled.label("org.example.marker") == marker
+        assert await pulled.entrypoint() == ["/bin/echo", "entry"]
+        assert await pulled.workdir() == "/srv"
+        assert await pulled.with_exec(["ran"]).stdout() == "entry ran\n"
+        assert await pulled.image_ref() == ref
+    media_type, manifest = registry_manifest(ref)
+    assert media_type == "application/vnd.oci.image.manifest.v1+json"
+    assert manifest["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+
+
+async def test_publish_platform_variants_with_docker_media_types():
+    marker = str(uuid.uuid4())
+    address = f"{REGISTRY}/dirk-test/multi-{marker[:8]}:v1"
+    async with dagger.Connection() as client:
+        def variant(platform):
+            return (
+                client.container(platform=dagger.Platform(platform))
+                .from_(BUSYBOX)
+                .with_new_file("/platform", platform)
+            )
+        ref = await variant("linux/amd64").publish(
+            address,
+            platform_variants=[variant("linux/386")],
+            forced_compression=dagger.ImageLayerCompression.Uncompressed,
+            media_types=dagger.ImageMediaTypes.DockerMediaTypes,
+        )
+        media_type, index = registry_manifest(ref)
+        assert media_type == "application/vnd.docker.distribution.manifest.list.v2+json"
+        assert sorted(m["platform"]["architecture"] for m in index["manifests"]) == ["386", "amd64"]
+        for platform in ["linux/amd64", "linux/386"]:
+            pulled = client.container(platform=dagger.Platform(platform)).from_(ref)
+            assert await pulled.file("/platform").contents() == platform
+
+
+async def test_export_platform_variants_writes_one_manifest_per_platform(tmp_path):
+    async with dagger.Connection(dagger.Config(workdir=str(tmp_path))) as client:
+        amd64 = client.container(platform=dagger.Platform("linux/amd64")).from_(BUSYBOX)
+        i386 = client.container(platform=dagger.Platform("linux/386")).from_(BUSYBOX)
+        assert await amd64.export("multi.tar", platform_variants=[i386]) is True
+        with pytest.raises(dagger.QueryError) as err:
+            await amd64.export("twice.tar", platform_variants=[amd64])
+        assert "linux/amd64" in str(err.value)
+        with pytest.raises(dagger.QueryError) as err:
+            await amd64.publish(f"{REGISTRY}/x:y", forced_compression=dagger.ImageLayerCompression.EStarGZ)
+        assert "EStarGZ" in str(err.value) and "forcedCompression" in str(err.value)
+    with tarfile.open(tmp_path / "multi.tar") as archive:
+        index = json.load(archive.extractfile("index.json"))
+        platforms = sorted(m["platform"]["architecture"] for m in index["manifests"])
+        assert platforms == ["386", "amd64"]
+        assert len(json.load(archive.extractfile("manifest.json"))) == 2
+    assert not (tmp_path / "twice.tar").exists()
