@@ -9,7 +9,10 @@ use async_graphql::parser::types::{
 };
 use async_trait::async_trait;
 use dirk::api::{self, ApiState};
-use dirk::core::{Engine, EngineError, FileStat, ResolvedImage, Runtime, SolvedRef};
+use dirk::core::{
+    Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ResolvedImage, Runtime,
+    SolvedRef,
+};
 use dirk::llb::{Definition, Platform};
 
 /// An engine that answers nothing: enough to build the schema.
@@ -44,6 +47,11 @@ impl Engine for NoEngine {
         })
     }
     async fn resolve_image(&self, _: &str, _: &Platform) -> Result<ResolvedImage, EngineError> {
+        Err(EngineError::Unavailable {
+            message: "no engine in this test".into(),
+        })
+    }
+    async fn frontend_solve(&self, _: FrontendRequest) -> Result<FrontendResult, EngineError> {
         Err(EngineError::Unavailable {
             message: "no engine in this test".into(),
         })

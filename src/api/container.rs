@@ -7,6 +7,7 @@ use super::error::ApiError;
 use super::field;
 use super::query::NameValue;
 use super::resolve::{Args, Resolver, object, objects, opt_string, opt_strings, value};
+use crate::core::dockerfile::DockerBuild;
 use crate::core::oci::ImageFormat;
 use crate::core::{Container, ExecOptions};
 use crate::llb::CacheSharing;
@@ -66,6 +67,20 @@ fn image_options(st: &ApiState, a: &Args) -> Result<(Vec<Container>, ImageFormat
             gzip,
         },
     ))
+}
+
+/// The Dockerfile build options shared by `Container.build` and `Directory.dockerBuild`.
+pub fn docker_build_options(st: &ApiState, a: &Args) -> Result<DockerBuild, ApiError> {
+    Ok(DockerBuild {
+        dockerfile: a.opt_string("dockerfile")?,
+        build_args: a.name_values("buildArgs")?,
+        target: a.opt_string("target")?,
+        secrets: a
+            .strings("secrets")?
+            .iter()
+            .map(|id| st.ids.secret("secrets", id))
+            .collect::<Result<Vec<_>, _>>()?,
+    })
 }
 
 pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
@@ -158,6 +173,11 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
         let (variants, format) = image_options(&st, &a)?;
         c.export(&st.rt, &a.string("path")?, &variants, format).await?;
         Ok(value(true))
+    });
+    field!(reg, "Container"."build", Container, |st, c, a| {
+        let context = st.ids.directory("context", &a.string("context")?)?;
+        let build = docker_build_options(&st, &a)?;
+        Ok(object(c.build(&st.rt, &context, &build).await?))
     });
     field!(reg, "Container"."publish", Container, |st, c, a| {
         let (variants, format) = image_options(&st, &a)?;

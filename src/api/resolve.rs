@@ -127,6 +127,32 @@ impl Args {
         Ok(self.opt_strings(name)?.unwrap_or_default())
     }
 
+    /// A list of `{name, value}` input objects (`BuildArg`), empty when absent.
+    pub fn name_values(&self, name: &str) -> ApiResult<Vec<(String, String)>> {
+        let Some(value) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        let Value::List(items) = value else {
+            return Err(type_error(name, value, "a list of {name, value} objects"));
+        };
+        items
+            .iter()
+            .map(|item| {
+                let field = |key: &str| match item {
+                    Value::Object(o) => match o.get(key) {
+                        Some(Value::String(s)) => Some(s.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                match (field("name"), field("value")) {
+                    (Some(n), Some(v)) => Ok((n, v)),
+                    _ => Err(type_error(name, item, "{name: String!, value: String!}")),
+                }
+            })
+            .collect()
+    }
+
     /// An enum value's name.
     pub fn opt_enum(&self, name: &str) -> ApiResult<Option<String>> {
         match self.get(name) {

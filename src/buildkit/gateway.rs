@@ -19,7 +19,9 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tracing::Instrument as _;
 
-use crate::core::engine::{Engine, EngineError, FileStat, ResolvedImage, SolvedRef};
+use crate::core::engine::{
+    Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ResolvedImage, SolvedRef,
+};
 use crate::llb::{Definition, Platform};
 
 /// Largest gRPC message accepted from the daemon.
@@ -46,7 +48,8 @@ type SharedSolve = Shared<BoxFuture<'static, Result<SolvedRef, EngineError>>>;
 /// The daemon's answer to the gateway's ping: what it can do.
 #[derive(Debug, Clone, Default)]
 pub struct Capabilities {
-    /// LLB capability ids the daemon supports (e.g. `exec.mount.cache`, `file.base`).
+    /// LLB capability ids the daemon supports (e.g. `exec.mount.cache`, `file.base`), and its
+    /// gateway API capabilities (e.g. `frontend.inputs`).
     pub llb: Vec<String>,
     /// Platforms of its workers, default first.
     pub platforms: Vec<Platform>,
@@ -176,6 +179,7 @@ impl GatewayBuild {
             llb: pong
                 .llb_caps
                 .iter()
+                .chain(&pong.frontend_api_caps)
                 .filter(|c| c.enabled)
                 .map(|c| c.id.clone())
                 .collect(),
@@ -407,6 +411,45 @@ impl Engine for GatewayBuild {
 
     fn platforms(&self) -> Vec<Platform> {
         self.caps.platforms.clone()
+    }
+
+    async fn frontend_solve(
+        &self,
+        request: FrontendRequest,
+    ) -> Result<FrontendResult, EngineError> {
+        let solve = gw::SolveRequest {
+            frontend: request.frontend.clone(),
+            frontend_opt: request.options.into_iter().collect(),
+            frontend_inputs: request
+                .inputs
+                .into_iter()
+                .map(|(name, def)| (name, def.pb))
+                .collect(),
+            allow_result_return: true,
+            allow_result_array_ref: true,
+            evaluate: true,
+            ..Default::default()
+        };
+        let mut bridge = self.bridge.clone();
+        let response = bridge
+            .solve(solve)
+            .instrument(
+                tracing::info_span!("buildkit.frontend", buildkit.frontend = %request.frontend),
+            )
+            .await
+            .map_err(engine_error)?
+            .into_inner();
+        let Some(result) = response.result else {
+            return Ok(FrontendResult::default());
+        };
+        let definition = match result.result {
+            Some(gw::result::Result::Ref(r)) => r.def,
+            _ => None,
+        };
+        Ok(FrontendResult {
+            definition,
+            metadata: result.metadata.into_iter().collect(),
+        })
     }
 
     async fn export(&self, def: &Definition, exporter: &str) -> Result<(), EngineError> {

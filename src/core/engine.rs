@@ -3,7 +3,28 @@
 
 use async_trait::async_trait;
 
-use crate::llb::{Definition, Platform};
+use std::collections::{BTreeMap, HashMap};
+
+use crate::llb::{Definition, Platform, pb};
+
+/// A build done by one of the daemon's frontends (`dockerfile.v0` for Dockerfiles).
+#[derive(Debug, Clone)]
+pub struct FrontendRequest {
+    /// The frontend's name.
+    pub frontend: String,
+    /// Its options (`filename`, `target`, `build-arg:NAME`, `platform`...).
+    pub options: BTreeMap<String, String>,
+    /// Named inputs (`context`, `dockerfile`) given as graphs instead of local sources.
+    pub inputs: BTreeMap<String, Definition>,
+}
+
+/// What a frontend produced: the graph of its result (none for an empty result) and metadata such
+/// as `containerimage.config`.
+#[derive(Debug, Clone, Default)]
+pub struct FrontendResult {
+    pub definition: Option<pb::Definition>,
+    pub metadata: HashMap<String, Vec<u8>>,
+}
 
 /// A result the engine holds for the session: a solved graph whose files can be read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -87,6 +108,9 @@ pub trait Engine: Send + Sync + 'static {
     /// Solves `def` and has the daemon's `exporter` (`local` for files, `tar` for one tarball)
     /// send the result to the session's file-send service.
     async fn export(&self, def: &Definition, exporter: &str) -> Result<(), EngineError>;
+    /// Runs a frontend build; its result can then be built upon like any other graph.
+    async fn frontend_solve(&self, request: FrontendRequest)
+    -> Result<FrontendResult, EngineError>;
     /// Platforms the engine's workers can run, the default first.
     fn platforms(&self) -> Vec<Platform>;
     /// Whether the daemon supports an LLB capability (e.g. `file.copy.includeexcludepatterns`).

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod container;
 pub mod directory;
+pub mod dockerfile;
 pub mod engine;
 pub mod error;
 pub mod exec;
@@ -25,7 +26,9 @@ pub mod socket;
 pub use cache::CacheVolume;
 pub use container::Container;
 pub use directory::Directory;
-pub use engine::{Engine, EngineError, FileStat, ResolvedImage, SolvedRef};
+pub use engine::{
+    Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ResolvedImage, SolvedRef,
+};
 pub use error::{CoreError, CoreResult, ExecError};
 pub use exec::ExecOptions;
 pub use file::File;

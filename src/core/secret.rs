@@ -73,6 +73,17 @@ impl SecretStore {
         self.put(id, contents)
     }
 
+    /// Makes `secret` readable by its bare name too (`set:token` as `token`), which is how
+    /// Dockerfiles ask for secrets (`RUN --mount=type=secret,id=token`).
+    pub fn expose_by_name(&self, secret: &Secret) {
+        let Some((_, name)) = secret.id.split_once(':') else {
+            return;
+        };
+        if let Some(value) = self.value(&secret.id) {
+            self.put(name.to_owned(), value);
+        }
+    }
+
     /// The plaintext of `id`.
     pub fn value(&self, id: &str) -> Option<Vec<u8>> {
         self.values.read().ok()?.get(id).cloned()

@@ -15,7 +15,7 @@ mod source;
 
 pub use exec::{CacheSharing, Exec, ExecOutputs, Mount, MountKind};
 pub use file::{Chown, FileAction};
-pub use marshal::Definition;
+pub use marshal::{Definition, DefinitionError};
 pub use node::{State, digest_of};
 pub use platform::{Platform, PlatformError};
 pub use source::{GitSource, HttpSource, ImageSource, LocalSource};

@@ -17,6 +17,10 @@ pub(crate) enum OpKind {
     /// An exec keeps the builder it came from, so that a variant of it can be made later.
     Exec(Box<Exec>, pb::ExecOp),
     File(pb::FileOp),
+    /// An op taken as it is from a definition someone else built (a frontend's result); its
+    /// inputs are relinked to this graph's nodes. Kept whole, so constraints and op kinds this
+    /// builder does not make (merge, diff, build) survive.
+    Raw(pb::Op),
 }
 
 /// One vertex of the graph. Immutable once built; its serialised form is computed once.
@@ -209,16 +213,17 @@ impl Node {
                 index: i64::from(s.output),
             })
             .collect();
-        let op = match &self.kind {
-            OpKind::Source(s) => pb::op::Op::Source(s.clone()),
-            OpKind::Exec(_, e) => pb::op::Op::Exec(e.clone()),
-            OpKind::File(f) => pb::op::Op::File(f.clone()),
+        let (op, constraints) = match &self.kind {
+            OpKind::Source(s) => (Some(pb::op::Op::Source(s.clone())), None),
+            OpKind::Exec(_, e) => (Some(pb::op::Op::Exec(e.clone())), None),
+            OpKind::File(f) => (Some(pb::op::Op::File(f.clone())), None),
+            OpKind::Raw(raw) => (raw.op.clone(), raw.constraints.clone()),
         };
         let pb_op = pb::Op {
             inputs,
             platform: self.platform.clone(),
-            constraints: None,
-            op: Some(op),
+            constraints,
+            op,
         };
         let bytes = pb_op.encode_to_vec();
         Encoded {
@@ -240,7 +245,9 @@ impl Node {
 fn stacked_depth(kind: &OpKind, inputs: &[State]) -> u32 {
     let under = match kind {
         OpKind::Source(_) => return 0,
-        OpKind::Exec(..) => inputs.iter().map(State::stack_depth).max().unwrap_or(0),
+        OpKind::Exec(..) | OpKind::Raw(_) => {
+            inputs.iter().map(State::stack_depth).max().unwrap_or(0)
+        }
         // The first action writes on the op's base; later ones chain on earlier actions' outputs.
         OpKind::File(f) => f
             .actions

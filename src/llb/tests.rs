@@ -178,3 +178,35 @@ fn exec_outputs_follow_writable_mounts() {
     assert!(out.mount("/ro").is_none());
     assert!(out.mount("/cache").is_none());
 }
+
+#[test]
+fn a_definition_read_back_marshals_to_the_same_graph() {
+    let Some(def) = sample().marshal() else {
+        panic!("sample marshals")
+    };
+    let state = State::from_definition(&def.pb).unwrap_or_else(|e| panic!("{e}"));
+    let Some(again) = state.marshal() else {
+        panic!("the read-back state marshals")
+    };
+    assert_eq!(again.head, def.head);
+    assert_eq!(again.pb.def, def.pb.def);
+    // Built upon, it is an ordinary input.
+    let next = state.file(
+        vec![FileAction::Mkdir {
+            path: "/d".into(),
+            mode: 0o755,
+            parents: true,
+            owner: None,
+        }],
+        None,
+        None,
+    );
+    assert_eq!(next.marshal().map(|d| d.pb.def.len()), Some(5));
+    // Ops out of order, or no terminal, are refused.
+    let mut reversed = def.pb.clone();
+    reversed.def.reverse();
+    assert!(State::from_definition(&reversed).is_err());
+    let mut headless = def.pb.clone();
+    headless.def.pop();
+    assert!(State::from_definition(&headless).is_err());
+}
