@@ -179,6 +179,10 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
         let build = docker_build_options(&st, &a)?;
         Ok(object(c.build(&st.rt, &context, &build).await?))
     });
+    field!(reg, "Container"."import", Container, |st, c, a| {
+        let source = st.ids.file("source", &a.string("source")?)?;
+        Ok(object(c.import(&st.rt, &source, a.opt_string("tag")?.as_deref()).await?))
+    });
     field!(reg, "Container"."publish", Container, |st, c, a| {
         let (variants, format) = image_options(&st, &a)?;
         Ok(value(c.publish(&st.rt, &a.string("address")?, &variants, format).await?))

@@ -759,6 +759,11 @@ fn rebase_action(action: FileAction, offset: &impl Fn(&str) -> String) -> FileAc
             exclude,
             timestamp,
         },
+        FileAction::Unpack { from, src, dest } => FileAction::Unpack {
+            from,
+            src,
+            dest: offset(&dest),
+        },
     }
 }
 

@@ -13,6 +13,7 @@ pub mod file;
 pub mod git;
 pub mod host;
 pub mod image;
+pub mod import;
 pub mod layers;
 pub mod oci;
 pub mod paths;

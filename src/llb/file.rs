@@ -84,6 +84,13 @@ pub enum FileAction {
         /// Skip paths matching these patterns.
         exclude: Vec<String>,
     },
+    /// Extract archive `src` (a tar, plain or compressed) of another state into directory `dest`,
+    /// the way Docker's `ADD` does; a file that is no archive is copied as it is.
+    Unpack {
+        from: State,
+        src: String,
+        dest: String,
+    },
 }
 
 impl State {
@@ -100,7 +107,9 @@ impl State {
         let secondaries: Vec<i64> = actions
             .iter()
             .map(|a| match a {
-                FileAction::Copy { from, .. } => inputs.index(from),
+                FileAction::Copy { from, .. } | FileAction::Unpack { from, .. } => {
+                    inputs.index(from)
+                }
                 _ => -1,
             })
             .collect();
@@ -211,6 +220,19 @@ fn action_to_pb(action: FileAction, secondary: i64) -> (i64, pb::file_action::Ac
                 timestamp: timestamp.unwrap_or(-1),
                 include_patterns: include,
                 exclude_patterns: exclude,
+                ..Default::default()
+            }),
+        ),
+        FileAction::Unpack { src, dest, .. } => (
+            secondary,
+            Action::Copy(pb::FileActionCopy {
+                src,
+                dest,
+                mode: -1,
+                follow_symlink: true,
+                create_dest_path: true,
+                attempt_unpack_docker_compatibility: true,
+                timestamp: -1,
                 ..Default::default()
             }),
         ),

@@ -1,6 +1,7 @@
 """Images out of the session through the Python SDK: publish to the 127.0.0.1:5000 registry and pull
 the result back, multi-platform publish and export, layer compression and media types."""
 import json
+import subprocess
 import tarfile
 import urllib.request
 import uuid
@@ -99,3 +100,34 @@ async def test_export_platform_variants_writes_one_manifest_per_platform(tmp_pat
         assert platforms == ["386", "amd64"]
         assert len(json.load(archive.extractfile("manifest.json"))) == 2
     assert not (tmp_path / "twice.tar").exists()
+
+
+async def test_import_an_exported_image_and_a_docker_save_archive(tmp_path):
+    marker = str(uuid.uuid4())
+    saved = tmp_path / "saved.tar"
+    subprocess.run(["docker", "pull", "-q", BUSYBOX], check=True, capture_output=True)
+    subprocess.run(["docker", "save", "-o", str(saved), BUSYBOX], check=True)
+    async with dagger.Connection(dagger.Config(workdir=str(tmp_path))) as client:
+        original = (
+            client.container()
+            .from_(BUSYBOX)
+            .with_new_file("/marker", marker)
+            .with_env_variable("MARKER", marker)
+            .with_entrypoint(["/bin/cat"])
+        )
+        assert await original.export("exported.tar") is True
+        imported = client.container().import_(client.host().directory(".").file("exported.tar"))
+        assert await imported.file("/marker").contents() == marker
+        assert await imported.env_variable("MARKER") == marker
+        assert await imported.with_exec(["/marker"]).stdout() == marker
+
+        from_docker = client.container().import_(
+            client.host().directory(".").file("saved.tar"), tag=BUSYBOX
+        )
+        assert await from_docker.with_exec(["echo", "imported"]).stdout() == "imported\n"
+
+        with pytest.raises(dagger.QueryError) as err:
+            await client.container().import_(
+                client.host().directory(".").file("saved.tar"), tag="nope"
+            ).file("/bin/sh").contents()
+        assert "nope" in str(err.value)
