@@ -123,13 +123,13 @@ impl Reader<'_> {
     /// else from `manifest.json` (Docker archive).
     async fn image(&self, tag: Option<&str>, platform: &Platform) -> CoreResult<ImagePaths> {
         match self.json::<IndexJson>("/index.json").await {
-            Ok(index) => self.from_index(index, tag, platform).await,
-            Err(CoreError::NotFound { .. }) => self.from_docker_archive(tag).await,
+            Ok(index) => self.image_in_index(index, tag, platform).await,
+            Err(CoreError::NotFound { .. }) => self.image_in_docker_archive(tag).await,
             Err(e) => Err(e),
         }
     }
 
-    async fn from_index(
+    async fn image_in_index(
         &self,
         index: IndexJson,
         tag: Option<&str>,
@@ -166,7 +166,7 @@ impl Reader<'_> {
         })
     }
 
-    async fn from_docker_archive(&self, tag: Option<&str>) -> CoreResult<ImagePaths> {
+    async fn image_in_docker_archive(&self, tag: Option<&str>) -> CoreResult<ImagePaths> {
         let entries: Vec<DockerArchiveEntry> = self.json("/manifest.json").await.map_err(|e| match e {
             CoreError::NotFound { .. } => invalid(
                 self.source,
