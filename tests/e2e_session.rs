@@ -249,6 +249,23 @@ fn pipelines_name_their_steps_in_progress() {
     );
     let e = common::Session::start().error(r#"{ container { pipeline(name: " ") { id } } }"#);
     assert!(common::message(&e).contains("pipeline needs a name"), "{e}");
+
+    // Directories have pipelines too, nested the same way.
+    let q = format!(
+        r#"{{ pipeline(name: "assets") {{ directory {{ withNewFile(path: "a.txt", contents: "x") {{ pipeline(name: "docs") {{ withNewDirectory(path: {}) {{ entries }} }} }} }} }} }}"#,
+        common::lit(&marker)
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"))
+        .args(["query", "--progress", "plain", &q])
+        .output()
+        .unwrap_or_else(|e| panic!("running dirk query: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("[assets] write /a.txt"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("[assets / docs] mkdir /{marker}")),
+        "{stderr}"
+    );
 }
 
 #[test]

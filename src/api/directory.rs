@@ -46,6 +46,7 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
         f.export(&st.rt, &a.string("path")?, a.flag("allowParentDirPath")?).await?;
         Ok(value(true))
     });
+    field!(reg, "Directory"."pipeline", Directory, |st, d, a| { Ok(object(d.with_pipeline(&a.string("name")?)?)) });
     field!(reg, "Directory"."dockerBuild", Directory, |st, d, a| {
         let platform = match a.opt_string("platform")? {
             Some(p) => p

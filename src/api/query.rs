@@ -64,7 +64,11 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
         root("Query.directory", |st, a| async move {
             Ok(object(match a.opt_string("id")? {
                 Some(id) => st.ids.directory("id", &id)?,
-                None => Directory::empty(st.rt.default_platform().clone()),
+                None => {
+                    let mut empty = Directory::empty(st.rt.default_platform().clone());
+                    empty.pipeline = a.pipeline().to_owned();
+                    empty
+                }
             }))
         }),
     );

@@ -464,6 +464,7 @@ impl Container {
                     ),
                     dir: "/cache".into(),
                     platform: self.platform.clone(),
+                    pipeline: String::new(),
                 })
             }
             (None, None) => None,
@@ -631,6 +632,7 @@ impl Container {
             state: self.rootfs.clone(),
             dir: "/".into(),
             platform: self.platform.clone(),
+            pipeline: self.pipeline.clone(),
         }
     }
 
@@ -653,6 +655,7 @@ impl Container {
             state,
             dir,
             platform: self.platform.clone(),
+            pipeline: self.pipeline.clone(),
         })
     }
 
@@ -701,6 +704,7 @@ fn copy_to_root(source: &Directory, owner: Option<Chown>) -> Directory {
         ),
         dir: "/".into(),
         platform: source.platform.clone(),
+        pipeline: source.pipeline.clone(),
     }
 }
 

@@ -17,6 +17,8 @@ pub struct Directory {
     pub dir: String,
     /// Platform of the filesystem.
     pub platform: Platform,
+    /// The pipeline the directory's steps belong to (`outer / inner`), shown with each step.
+    pub pipeline: String,
 }
 
 /// The LLB capability for include/exclude patterns on copies.
@@ -32,12 +34,43 @@ impl Directory {
             state: State::scratch(),
             dir: "/".into(),
             platform,
+            pipeline: String::new(),
+        }
+    }
+
+    /// The directory with its next steps in sub-pipeline `name` of its current one.
+    pub fn with_pipeline(&self, name: &str) -> CoreResult<Directory> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(CoreError::invalid(
+                "pipeline name",
+                name,
+                "a pipeline needs a name",
+            ));
+        }
+        Ok(Directory {
+            pipeline: super::container::join_pipeline(&self.pipeline, name),
+            ..self.clone()
+        })
+    }
+
+    /// `what`, prefixed with the pipeline when there is one: how a step shows in progress.
+    fn step_name(&self, what: String) -> String {
+        if self.pipeline.is_empty() {
+            what
+        } else {
+            format!("[{}] {what}", self.pipeline)
         }
     }
 
     /// What identifies this directory's content (for IDs).
     pub fn fingerprint(&self) -> String {
-        format!("dir\n{}\n{}\n{}", self.state.key(), self.dir, self.platform)
+        let mut f = format!("dir\n{}\n{}\n{}", self.state.key(), self.dir, self.platform);
+        if !self.pipeline.is_empty() {
+            f.push_str("\npipeline ");
+            f.push_str(&self.pipeline);
+        }
+        f
     }
 
     fn at(&self, path: &str) -> String {
@@ -46,7 +79,7 @@ impl Directory {
 
     fn apply(&self, actions: Vec<FileAction>, what: String) -> Directory {
         Directory {
-            state: layers::write_on(&self.state, actions, &self.platform, what),
+            state: layers::write_on(&self.state, actions, &self.platform, self.step_name(what)),
             ..self.clone()
         }
     }
@@ -63,6 +96,7 @@ impl Directory {
             ),
             dir: "/".into(),
             platform: self.platform.clone(),
+            pipeline: self.pipeline.clone(),
         }
     }
 

@@ -153,6 +153,7 @@ impl GitRef {
             state,
             dir: "/".into(),
             platform: rt.default_platform().clone(),
+            pipeline: String::new(),
         })
     }
 }

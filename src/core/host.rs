@@ -196,6 +196,7 @@ impl Host {
             state,
             dir: "/".into(),
             platform: platform.clone(),
+            pipeline: String::new(),
         })
     }
 
