@@ -259,16 +259,26 @@ fn readme_field_table_matches_the_code() {
 }
 
 #[tokio::test]
-async fn unimplemented_fields_answer_a_clear_error() {
-    let response = schema()
-        .execute(r#"{ container { withExposedPort(port: 8080) { id } } }"#)
-        .await;
-    let message = response
-        .errors
-        .first()
-        .map(|e| e.message.clone())
-        .unwrap_or_default();
-    assert_eq!(message, "not implemented yet: Container.withExposedPort");
+async fn unavailable_fields_answer_a_clear_error() {
+    let message = |q: &'static str| async move {
+        let response = schema().execute(q).await;
+        response
+            .errors
+            .first()
+            .map(|e| e.message.clone())
+            .unwrap_or_default()
+    };
+    let m = message(r#"{ container { withExposedPort(port: 8080) { id } } }"#).await;
+    assert!(
+        m.starts_with("Container.withExposedPort is not available in dirk: services"),
+        "{m}"
+    );
+    assert!(m.contains("withUnixSocket"), "{m}");
+    let m = message(r#"{ project { id } }"#).await;
+    assert!(
+        m.starts_with("Query.project is not available in dirk: projects"),
+        "{m}"
+    );
 }
 
 #[tokio::test]

@@ -46,6 +46,10 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
         f.export(&st.rt, &a.string("path")?, a.flag("allowParentDirPath")?).await?;
         Ok(value(true))
     });
+    field!(reg, "Directory"."diff", Directory, |st, d, a| {
+        let other = st.ids.directory("other", &a.string("other")?)?;
+        Ok(object(d.diff(&st.rt, &other)?))
+    });
     field!(reg, "Directory"."pipeline", Directory, |st, d, a| { Ok(object(d.with_pipeline(&a.string("name")?)?)) });
     field!(reg, "Directory"."dockerBuild", Directory, |st, d, a| {
         let platform = match a.opt_string("platform")? {

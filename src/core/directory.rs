@@ -6,7 +6,7 @@ use super::file::File;
 use super::layers;
 use super::paths;
 use super::runtime::Runtime;
-use crate::llb::{FileAction, Platform, State};
+use crate::llb::{Exec, FileAction, Mount, Platform, State};
 
 /// A directory tree: `dir` inside `state`.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,6 +130,58 @@ impl Directory {
         let target = self.at(path);
         let actions = new_file_actions(&target, contents, permissions, None);
         Ok(self.apply(actions, format!("write {target}")))
+    }
+
+    /// What `other` adds to or changes in this directory: every entry of `other` that this one
+    /// lacks or holds differently (content, type, mode or owner), with its parent directories.
+    /// Deletions are not represented. Computed by the exec shim, so it needs no diff op from the
+    /// daemon (Docker's embedded BuildKit has none).
+    pub fn diff(&self, rt: &Runtime, other: &Directory) -> CoreResult<Directory> {
+        rt.check_exec_platform(&self.platform)?;
+        const LOWER: &str = "/.dirk-diff/lower";
+        const UPPER: &str = "/.dirk-diff/upper";
+        const OUT: &str = "/.dirk-diff/out";
+        let sub = |d: &Directory| d.dir.trim_start_matches('/').to_owned();
+        let exec = Exec {
+            args: vec![
+                crate::shim::SHIM_PATH.into(),
+                crate::shim::DIFF_ARG.into(),
+                LOWER.into(),
+                UPPER.into(),
+                OUT.into(),
+            ],
+            cwd: "/".into(),
+            rootfs: Some(State::scratch()),
+            mounts: vec![
+                Mount::bind(crate::shim::SHIM_DIR, rt.shim_state(), "").readonly(),
+                Mount::bind(
+                    LOWER,
+                    layers::bounded(self.state.clone(), &self.platform),
+                    sub(self),
+                )
+                .readonly(),
+                Mount::bind(
+                    UPPER,
+                    layers::bounded(other.state.clone(), &other.platform),
+                    sub(other),
+                )
+                .readonly(),
+                Mount::bind(OUT, State::scratch(), ""),
+            ],
+            platform: Some(self.platform.clone()),
+            description: Some(self.step_name(format!("diff {} {}", self.dir, other.dir))),
+            ..Default::default()
+        };
+        let state = exec
+            .build()
+            .mount(OUT)
+            .ok_or_else(|| CoreError::Unsupported("the diff step has no output mount".into()))?;
+        Ok(Directory {
+            state,
+            dir: "/".into(),
+            platform: self.platform.clone(),
+            pipeline: self.pipeline.clone(),
+        })
     }
 
     /// Adds an empty directory (and its parents).
@@ -281,6 +333,11 @@ pub(crate) fn new_file_actions(
             owner: None,
         });
     }
+    // Writing over an existing file would keep its old mode: replace it instead.
+    actions.push(FileAction::Rm {
+        path: target.to_owned(),
+        allow_not_found: true,
+    });
     actions.push(FileAction::Mkfile {
         path: target.to_owned(),
         mode: permissions.unwrap_or(0o644),
@@ -290,7 +347,6 @@ pub(crate) fn new_file_actions(
     actions
 }
 
-/// A copy of one file to `target`.
 /// The action copying the contents of `source` into `target` (created if missing), filtered by
 /// `.dockerignore`-style patterns when the daemon can.
 pub(crate) fn copy_directory(

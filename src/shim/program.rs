@@ -20,6 +20,15 @@ include!("protocol.rs");
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == DIFF_ARG) {
+        return match diff::run(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("dirk diff: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let no_fail = env::var_os(ENV_NO_FAIL).is_some();
     let code = run(&args);
     let _ = std::fs::write(Path::new(META_DIR).join(META_EXIT_CODE), code.to_string());
@@ -218,4 +227,121 @@ fn scrub(data: &[u8], secrets: &[Vec<u8>]) -> Vec<u8> {
         i += 1;
     }
     out
+}
+
+/// `Directory.diff` on daemons without a diff op: what changed from one tree to another, as files.
+mod diff {
+    use std::ffi::OsString;
+    use std::fs::{self, File, Metadata};
+    use std::io::{self, Read};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::path::{Path, PathBuf};
+
+    pub fn run(args: &[OsString]) -> Result<(), String> {
+        let [lower, upper, out] = args else {
+            return Err("usage: --dirk-diff LOWER UPPER OUT".into());
+        };
+        let (lower, upper, out) = (Path::new(lower), Path::new(upper), Path::new(out));
+        walk(lower, upper, out, Path::new("")).map_err(|e| e.to_string())
+    }
+
+    fn same_meta(a: &Metadata, b: &Metadata) -> bool {
+        a.file_type() == b.file_type() && a.mode() == b.mode() && a.uid() == b.uid() && a.gid() == b.gid()
+    }
+
+    fn same_content(a: &Path, b: &Path) -> io::Result<bool> {
+        let (mut fa, mut fb) = (File::open(a)?, File::open(b)?);
+        let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+        loop {
+            let n = fa.read(&mut ba)?;
+            if n == 0 {
+                return Ok(fb.read(&mut bb[..1])? == 0);
+            }
+            fb.read_exact(&mut bb[..n])?;
+            if ba[..n] != bb[..n] {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn unchanged(lower: &Path, upper: &Path, um: &Metadata) -> io::Result<bool> {
+        let Ok(lm) = fs::symlink_metadata(lower) else { return Ok(false) };
+        if !same_meta(&lm, um) {
+            return Ok(false);
+        }
+        if um.file_type().is_symlink() {
+            return Ok(fs::read_link(lower)? == fs::read_link(upper)?);
+        }
+        if um.is_file() {
+            return Ok(lm.len() == um.len() && same_content(lower, upper)?);
+        }
+        Ok(true)
+    }
+
+    /// Gives `to` the owner, mode and modification time of `meta` (symlinks: the owner only).
+    fn copy_meta(to: &Path, meta: &Metadata) -> io::Result<()> {
+        std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()))?;
+        if meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        fs::set_permissions(to, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        let mtime = meta.modified()?;
+        File::open(to)?.set_times(fs::FileTimes::new().set_modified(mtime).set_accessed(mtime))
+    }
+
+    /// Creates `rel`'s missing parent directories in `out`, shaped like those in `upper`.
+    fn make_parents(upper: &Path, out: &Path, rel: &Path) -> io::Result<()> {
+        let mut missing: Vec<PathBuf> = Vec::new();
+        let mut dir = rel.parent();
+        while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            if out.join(d).exists() {
+                break;
+            }
+            missing.push(d.to_path_buf());
+            dir = d.parent();
+        }
+        for d in missing.iter().rev() {
+            fs::create_dir(out.join(d))?;
+            copy_meta(&out.join(d), &fs::symlink_metadata(upper.join(d))?)?;
+        }
+        Ok(())
+    }
+
+    fn walk(lower: &Path, upper: &Path, out: &Path, rel: &Path) -> io::Result<()> {
+        let mut names: Vec<OsString> = fs::read_dir(upper.join(rel))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()?;
+        names.sort();
+        for name in names {
+            let rel = rel.join(&name);
+            let (u, l, o) = (upper.join(&rel), lower.join(&rel), out.join(&rel));
+            let um = fs::symlink_metadata(&u)?;
+            if um.is_dir() {
+                let kept = fs::symlink_metadata(&l).is_ok_and(|lm| same_meta(&lm, &um));
+                if !kept {
+                    make_parents(upper, out, &rel)?;
+                    fs::create_dir(&o)?;
+                }
+                walk(lower, upper, out, &rel)?;
+                if o.exists() {
+                    copy_meta(&o, &um)?;
+                }
+                continue;
+            }
+            if unchanged(&l, &u, &um)? {
+                continue;
+            }
+            make_parents(upper, out, &rel)?;
+            if um.file_type().is_symlink() {
+                std::os::unix::fs::symlink(fs::read_link(&u)?, &o)?;
+            } else if um.is_file() {
+                fs::copy(&u, &o)?;
+            } else {
+                // Devices, sockets and pipes cannot be recreated without privileges: left out.
+                continue;
+            }
+            copy_meta(&o, &um)?;
+        }
+        Ok(())
+    }
 }

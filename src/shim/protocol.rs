@@ -29,5 +29,8 @@ pub const ENV_SECRET_ENV: &str = "_DIRK_SECRET_ENV";
 pub const ENV_SECRET_FILES: &str = "_DIRK_SECRET_FILES";
 /// What recorded output shows in place of a secret value.
 pub const SECRET_MASK: &str = "***";
+/// First argument that turns the shim into a directory differ: `--dirk-diff LOWER UPPER OUT` copies
+/// into OUT every entry of UPPER that LOWER lacks or holds differently (content, type, mode, owner).
+pub const DIFF_ARG: &str = "--dirk-diff";
 /// The user (`user[:group]`, names or ids) the command runs as; the shim itself runs as root.
 pub const ENV_USER: &str = "_DIRK_USER";
