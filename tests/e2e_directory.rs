@@ -109,16 +109,16 @@ fn sync_reports_missing_paths() {
 }
 
 #[test]
-fn large_file_contents_are_read_in_chunks() {
+fn a_100_mib_file_is_read_in_chunks() {
     let s = Session::start();
     let d = s.data(
         r#"{ container { from(address: "127.0.0.1:5000/busybox:latest") {
-            withExec(args: ["sh", "-c", "head -c 10485760 /dev/zero | tr '\\0' 'a' > /big"]) { file(path: "/big") { size contents } } } } }"#,
+            withExec(args: ["sh", "-c", "head -c 104857600 /dev/zero | tr '\\0' 'a' > /big"]) { file(path: "/big") { size contents } } } } }"#,
     );
     let f = &d["container"]["from"]["withExec"]["file"];
-    assert_eq!(f["size"], 10 * 1024 * 1024);
+    assert_eq!(f["size"], 100 * 1024 * 1024);
     let contents = f["contents"].as_str().unwrap_or_default();
-    assert_eq!(contents.len(), 10 * 1024 * 1024);
+    assert_eq!(contents.len(), 100 * 1024 * 1024);
     assert!(contents.bytes().all(|b| b == b'a'));
 }
 
