@@ -79,3 +79,249 @@ fn dial_stdio_reports_an_unreachable_daemon() {
         "{stderr}"
     );
 }
+
+/// What the relays below forward to: a `dirk dial-stdio` per connection, which reaches the test
+/// daemon the way dirk itself would (the Docker socket, or `DOCKER_HOST`).
+mod relay {
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncRead, AsyncWrite};
+    use tokio::process::Command;
+
+    async fn pipe<S: AsyncRead + AsyncWrite + Unpin>(mut conn: S) {
+        let Ok(mut child) = Command::new(env!("CARGO_BIN_EXE_dirk"))
+            .arg("dial-stdio")
+            .env_remove("BUILDKIT_HOST")
+            .env_remove("_EXPERIMENTAL_DAGGER_RUNNER_HOST")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+        else {
+            return;
+        };
+        let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
+            return;
+        };
+        let mut helper = tokio::io::join(out, inp);
+        let _ = tokio::io::copy_bidirectional(&mut conn, &mut helper).await;
+    }
+
+    /// Serves on a unix socket at `path`, in a background thread, for the life of the test.
+    pub fn unix(path: std::path::PathBuf) {
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+            rt.block_on(async move {
+                let listener =
+                    tokio::net::UnixListener::bind(&path).unwrap_or_else(|e| panic!("{e}"));
+                while let Ok((conn, _)) = listener.accept().await {
+                    tokio::spawn(pipe(conn));
+                }
+            });
+        });
+    }
+
+    /// Serves on 127.0.0.1 (with TLS when `tls` is given); returns the port.
+    pub fn tcp(tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>) -> u16 {
+        let std_listener =
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let port = std_listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+            rt.block_on(async move {
+                let _ = std_listener.set_nonblocking(true);
+                let listener = tokio::net::TcpListener::from_std(std_listener)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                while let Ok((conn, _)) = listener.accept().await {
+                    match &tls {
+                        None => {
+                            tokio::spawn(pipe(conn));
+                        }
+                        Some(config) => {
+                            let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                            tokio::spawn(async move {
+                                if let Ok(stream) = acceptor.accept(conn).await {
+                                    pipe(stream).await;
+                                }
+                            });
+                        }
+                    }
+                }
+            });
+        });
+        port
+    }
+}
+
+fn echo_through(runner: &str) {
+    let s = Session::start_with(&[], &[("BUILDKIT_HOST", runner)]);
+    let marker = common::unique();
+    let v = s.data(&format!(
+        r#"{{ container {{ from(address: {}) {{ withExec(args: ["echo", {}]) {{ stdout }} }} }} }}"#,
+        lit(BUSYBOX),
+        lit(&marker)
+    ));
+    assert_eq!(
+        v["container"]["from"]["withExec"]["stdout"],
+        format!("{marker}\n"),
+        "through {runner}"
+    );
+}
+
+#[test]
+fn unix_and_plain_tcp_runners_reach_a_real_buildkit() {
+    common::require_daemon();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sock = dir.path().join("buildkitd.sock");
+    relay::unix(sock.clone());
+    let start = std::time::Instant::now();
+    while !sock.exists() && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    echo_through(&format!("unix://{}", sock.display()));
+    let port = relay::tcp(None);
+    echo_through(&format!("tcp://127.0.0.1:{port}"));
+}
+
+struct Pki {
+    dir: tempfile::TempDir,
+    server: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, written as PEM files
+/// (`ca.pem`, `client.pem`, `client-key.pem`, and `other-ca.pem` from an unrelated CA), and a server
+/// config that requires a client certificate from the CA.
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use tokio_rustls::rustls;
+    let fail = |e: &dyn std::fmt::Display| -> ! { panic!("making test certificates: {e}") };
+    let ca = |name: &str| {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| fail(&e));
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap_or_else(|e| fail(&e));
+        let cert = params.self_signed(&key).unwrap_or_else(|e| fail(&e));
+        (cert, Issuer::new(params, key))
+    };
+    let (ca_cert, issuer) = ca("dirk test CA");
+    let (other_ca, _) = ca("unrelated CA");
+    let leaf = |names: Vec<String>| {
+        let params = CertificateParams::new(names).unwrap_or_else(|e| fail(&e));
+        let key = KeyPair::generate().unwrap_or_else(|e| fail(&e));
+        let cert = params.signed_by(&key, &issuer).unwrap_or_else(|e| fail(&e));
+        (cert, key)
+    };
+    let (server_cert, server_key) = leaf(vec!["127.0.0.1".into(), "localhost".into()]);
+    let (client_cert, client_key) = leaf(vec!["dirk-client".into()]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| fail(&e));
+    for (name, pem) in [
+        ("ca.pem", ca_cert.pem()),
+        ("other-ca.pem", other_ca.pem()),
+        ("client.pem", client_cert.pem()),
+        ("client-key.pem", client_key.serialize_pem()),
+    ] {
+        std::fs::write(dir.path().join(name), pem).unwrap_or_else(|e| fail(&e));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(ca_cert.der().clone())
+        .unwrap_or_else(|e| fail(&e));
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap_or_else(|e| fail(&e));
+    let key_der = rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der())
+        .unwrap_or_else(|e| fail(&e));
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| fail(&e))
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![server_cert.der().clone()], key_der)
+        .unwrap_or_else(|e| fail(&e));
+    server.alpn_protocols = vec![b"h2".to_vec()];
+    Pki {
+        dir,
+        server: std::sync::Arc::new(server),
+    }
+}
+
+#[test]
+fn mutual_tls_runner_reaches_a_real_buildkit_and_wrong_certificates_are_clear_errors() {
+    common::require_daemon();
+    let pki = pki();
+    let port = relay::tcp(Some(pki.server.clone()));
+    let file = |name: &str| pki.dir.path().join(name).display().to_string();
+    // Certificates as URL parameters, the way buildctl's --tlscacert etc. map onto BUILDKIT_HOST.
+    echo_through(&format!(
+        "tcp://127.0.0.1:{port}?cacert={}&cert={}&key={}",
+        file("ca.pem"),
+        file("client.pem"),
+        file("client-key.pem")
+    ));
+
+    let engine = |host: String, env: &[(&str, String)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"));
+        cmd.arg("engine").env("BUILDKIT_HOST", host);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("running dirk engine: {e}"));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The same through BUILDKIT_CACERT / BUILDKIT_CERT / BUILDKIT_KEY.
+    let (code, stdout, stderr) = engine(
+        format!("tcp://127.0.0.1:{port}"),
+        &[
+            ("BUILDKIT_CACERT", file("ca.pem")),
+            ("BUILDKIT_CERT", file("client.pem")),
+            ("BUILDKIT_KEY", file("client-key.pem")),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("(TLS)"), "{stdout}");
+
+    // A daemon certificate from a CA we do not trust.
+    let (code, _, stderr) = engine(
+        format!(
+            "tcp://127.0.0.1:{port}?cacert={}&cert={}&key={}",
+            file("other-ca.pem"),
+            file("client.pem"),
+            file("client-key.pem")
+        ),
+        &[],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.contains("TLS handshake failed"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+
+    // No client certificate: the daemon refuses the connection.
+    let (code, _, stderr) = engine(
+        format!("tcp://127.0.0.1:{port}?cacert={}", file("ca.pem")),
+        &[],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+
+    // A CA file that does not exist is named.
+    let (code, _, stderr) = engine(
+        format!("tcp://127.0.0.1:{port}?cacert=/nonexistent/ca.pem"),
+        &[],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("/nonexistent/ca.pem"), "{stderr}");
+}

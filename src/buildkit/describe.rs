@@ -11,7 +11,7 @@ use super::{BuildkitSession, ConnectError, transport};
 use crate::llb::Platform;
 
 /// LLB capabilities dirk looks for, and what each one gives.
-pub const CAPABILITIES: [(&str, &str); 6] = [
+pub const CAPABILITIES: [(&str, &str); 7] = [
     (
         "file.copy.includeexcludepatterns",
         "include/exclude patterns when copying directories",
@@ -22,7 +22,11 @@ pub const CAPABILITIES: [(&str, &str); 6] = [
     ),
     ("exec.mount.ssh", "forwarding host unix sockets"),
     ("exec.mount.secret", "secret files"),
-    ("diffop", "Directory.diff"),
+    ("frontend.inputs", "Dockerfile builds from any directory"),
+    (
+        "diffop",
+        "the daemon's diff op (dirk's shim computes Directory.diff without it)",
+    ),
     ("mergeop", "merging filesystems without copies"),
 ];
 

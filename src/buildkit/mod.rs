@@ -7,6 +7,7 @@ pub mod describe;
 pub mod gateway;
 pub mod session;
 pub mod status;
+pub mod tls;
 pub mod transport;
 
 use std::sync::Arc;

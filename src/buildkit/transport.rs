@@ -15,6 +15,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tonic::transport::{Channel, Endpoint, Uri};
 
 use super::address::{DockerEndpoint, RunnerAddress};
+use super::tls::TlsClient;
 
 /// How long establishing a connection may take before it is reported as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -160,14 +161,17 @@ where
     hyper::upgrade::on(response).await.map_err(|e| other(&e))
 }
 
-async fn open_stream(address: &RunnerAddress) -> io::Result<BoxedStream> {
+async fn open_stream(address: &RunnerAddress, tls: Option<&TlsClient>) -> io::Result<BoxedStream> {
     let boxed = |s: Box<dyn ByteStream>| BoxedStream(s);
     Ok(match address {
         RunnerAddress::Unix(path) => boxed(Box::new(UnixStream::connect(path).await?)),
         RunnerAddress::Tcp { host, port, .. } => {
             let s = TcpStream::connect((host.as_str(), *port)).await?;
             s.set_nodelay(true)?;
-            boxed(Box::new(s))
+            match tls {
+                Some(tls) => boxed(Box::new(tls.connect(s).await?)),
+                None => boxed(Box::new(s)),
+            }
         }
         RunnerAddress::Docker(DockerEndpoint::Unix(path)) => {
             let s = UnixStream::connect(path).await?;
@@ -199,15 +203,27 @@ async fn open_stream(address: &RunnerAddress) -> io::Result<BoxedStream> {
     })
 }
 
+/// The TLS client for a `tcp://` address that asks for TLS.
+fn tls_for(address: &RunnerAddress) -> Result<Option<TlsClient>, TransportError> {
+    match address {
+        RunnerAddress::Tcp {
+            host,
+            tls: Some(files),
+            ..
+        } => TlsClient::new(host, files)
+            .map(Some)
+            .map_err(|e| TransportError::Unsupported {
+                address: address.to_string(),
+                reason: e.to_string(),
+            }),
+        _ => Ok(None),
+    }
+}
+
 /// Opens a gRPC channel to the daemon. The connection is made (and checked) before this returns,
 /// within [`CONNECT_TIMEOUT`]; later reconnects go through the same path.
 pub async fn connect(address: &RunnerAddress) -> Result<Channel, TransportError> {
-    if let RunnerAddress::Tcp { tls: Some(_), .. } = address {
-        return Err(TransportError::Unsupported {
-            address: address.to_string(),
-            reason: "TLS connections are not available in this build; use a plain tcp:// or unix:// address".into(),
-        });
-    }
+    let tls = tls_for(address)?;
     if let RunnerAddress::Unix(p) | RunnerAddress::Docker(DockerEndpoint::Unix(p)) = address
         && !Path::new(p).exists()
     {
@@ -219,7 +235,8 @@ pub async fn connect(address: &RunnerAddress) -> Result<Channel, TransportError>
     let target = address.clone();
     let connector = tower::service_fn(move |_: Uri| {
         let target = target.clone();
-        async move { open_stream(&target).await.map(TokioIo::new) }
+        let tls = tls.clone();
+        async move { open_stream(&target, tls.as_ref()).await.map(TokioIo::new) }
     });
     let endpoint = Endpoint::from_static("http://buildkit")
         .connect_timeout(CONNECT_TIMEOUT)
@@ -255,7 +272,8 @@ where
         address: address.to_string(),
         reason,
     };
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, open_stream(address))
+    let tls = tls_for(address)?;
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, open_stream(address, tls.as_ref()))
         .await
         .map_err(|_| unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))?
         .map_err(|e| unreachable(e.to_string()))?;
