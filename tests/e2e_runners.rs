@@ -325,3 +325,125 @@ fn mutual_tls_runner_reaches_a_real_buildkit_and_wrong_certificates_are_clear_er
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("/nonexistent/ca.pem"), "{stderr}");
 }
+
+/// The socket of the Docker daemon the tests use (`DOCKER_HOST` when it names a unix socket).
+fn docker_socket() -> std::path::PathBuf {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(std::path::PathBuf::from))
+        .unwrap_or_else(|| "/var/run/docker.sock".into())
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running docker {args:?}: {e}"))
+}
+
+/// A container named like a BuildKit container, whose `buildctl` is dirk itself (so `buildctl
+/// dial-stdio` relays to the Docker socket mounted into it): the setup users get by putting dirk
+/// into a container next to a daemon.
+struct BuildctlContainer {
+    name: String,
+}
+
+impl BuildctlContainer {
+    fn start() -> BuildctlContainer {
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dirk = std::path::Path::new(env!("CARGO_BIN_EXE_dirk"));
+        let copy = |from: &std::path::Path, to: &str| {
+            let dest = root.path().join(to.trim_start_matches('/'));
+            let _ = std::fs::create_dir_all(dest.parent().unwrap_or(root.path()));
+            std::fs::copy(from, &dest)
+                .unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+        };
+        copy(dirk, "/usr/bin/buildctl");
+        copy(std::path::Path::new("/bin/busybox"), "/bin/busybox");
+        // dirk's shared libraries, at the paths the loader looks for them.
+        let ldd = std::process::Command::new("ldd")
+            .arg(dirk)
+            .output()
+            .unwrap_or_else(|e| panic!("ldd: {e}"));
+        for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+            let path = line
+                .split_whitespace()
+                .find(|w| w.starts_with('/'))
+                .map(str::to_owned);
+            if let Some(p) = path {
+                copy(std::path::Path::new(&p), &p);
+            }
+        }
+        let image = "dirk-test/buildctl:latest";
+        let tarball = root.path().with_extension("tar");
+        let tar = std::process::Command::new("tar")
+            .args([
+                "-C",
+                &root.path().to_string_lossy(),
+                "-cf",
+                &tarball.to_string_lossy(),
+                ".",
+            ])
+            .status()
+            .unwrap_or_else(|e| panic!("tar: {e}"));
+        assert!(tar.success(), "tar failed");
+        let import = docker(&[
+            "import",
+            "--change",
+            "ENV PATH=/usr/bin:/bin",
+            &tarball.to_string_lossy(),
+            image,
+        ]);
+        let _ = std::fs::remove_file(&tarball);
+        assert!(
+            import.status.success(),
+            "docker import: {}",
+            String::from_utf8_lossy(&import.stderr)
+        );
+        let name = format!("dirk-buildkit-{}", common::unique());
+        let socket = format!("{}:/var/run/docker.sock", docker_socket().display());
+        let run = docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "-v",
+            &socket,
+            image,
+            "/bin/busybox",
+            "sleep",
+            "600",
+        ]);
+        assert!(
+            run.status.success(),
+            "docker run: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        BuildctlContainer { name }
+    }
+}
+
+impl Drop for BuildctlContainer {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.name]);
+    }
+}
+
+#[test]
+fn docker_container_runner_reaches_buildkit_through_a_real_container() {
+    common::require_daemon();
+    let container = BuildctlContainer::start();
+    echo_through(&format!("docker-container://{}", container.name));
+    // A container that does not exist: the error names it and says what failed.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"))
+        .arg("engine")
+        .env("BUILDKIT_HOST", "docker-container://dirk-no-such-container")
+        .output()
+        .unwrap_or_else(|e| panic!("running dirk engine: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("dirk-no-such-container"), "{stderr}");
+    // What docker said is part of the error, not lost on the side.
+    assert!(stderr.contains("the dial helper said"), "{stderr}");
+    assert!(stderr.contains("No such container"), "{stderr}");
+}

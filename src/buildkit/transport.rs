@@ -16,6 +16,8 @@ use tonic::transport::{Channel, Endpoint, Uri};
 
 use super::address::{DockerEndpoint, RunnerAddress};
 use super::tls::TlsClient;
+use bollard_buildkit_proto::moby::buildkit::v1 as control;
+use control::control_client::ControlClient;
 
 /// How long establishing a connection may take before it is reported as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -161,7 +163,52 @@ where
     hyper::upgrade::on(response).await.map_err(|e| other(&e))
 }
 
-async fn open_stream(address: &RunnerAddress, tls: Option<&TlsClient>) -> io::Result<BoxedStream> {
+/// The last lines a dial helper (`docker exec`, `kubectl exec`...) wrote to its standard error, kept
+/// to explain a connection that fails.
+#[derive(Clone, Default)]
+struct HelperOutput(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl HelperOutput {
+    const KEEP: usize = 2048;
+
+    fn record(&self, line: &str) {
+        tracing::debug!(target: "dirk::transport", "dial helper: {line}");
+        if let Ok(mut text) = self.0.lock() {
+            text.push_str(line.trim_end());
+            text.push('\n');
+            if text.len() > Self::KEEP {
+                let mut cut = text.len() - Self::KEEP;
+                while !text.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                text.drain(..cut);
+            }
+        }
+    }
+
+    /// `reason`, followed by what the helper said, if anything.
+    fn explain(&self, reason: String) -> String {
+        let said = self
+            .0
+            .lock()
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default();
+        if said.is_empty() {
+            reason
+        } else {
+            format!(
+                "{reason}; the dial helper said: {}",
+                said.replace('\n', " / ")
+            )
+        }
+    }
+}
+
+async fn open_stream(
+    address: &RunnerAddress,
+    tls: Option<&TlsClient>,
+    helper_output: &HelperOutput,
+) -> io::Result<BoxedStream> {
     let boxed = |s: Box<dyn ByteStream>| BoxedStream(s);
     Ok(match address {
         RunnerAddress::Unix(path) => boxed(Box::new(UnixStream::connect(path).await?)),
@@ -188,10 +235,20 @@ async fn open_stream(address: &RunnerAddress, tls: Option<&TlsClient>) -> io::Re
                 .args(&argv[1..])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
+                .stderr(Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| io::Error::new(e.kind(), format!("running {}: {e}", argv[0])))?;
+            if let Some(stderr) = child.stderr.take() {
+                let log = helper_output.clone();
+                tokio::spawn(async move {
+                    use tokio::io::AsyncBufReadExt;
+                    let mut lines = tokio::io::BufReader::new(stderr).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        log.record(&line);
+                    }
+                });
+            }
             let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
                 return Err(io::Error::other("the dial-stdio helper has no stdio"));
             };
@@ -233,10 +290,17 @@ pub async fn connect(address: &RunnerAddress) -> Result<Channel, TransportError>
         });
     }
     let target = address.clone();
+    let helper_output = HelperOutput::default();
+    let log = helper_output.clone();
     let connector = tower::service_fn(move |_: Uri| {
         let target = target.clone();
         let tls = tls.clone();
-        async move { open_stream(&target, tls.as_ref()).await.map(TokioIo::new) }
+        let log = log.clone();
+        async move {
+            open_stream(&target, tls.as_ref(), &log)
+                .await
+                .map(TokioIo::new)
+        }
     });
     let endpoint = Endpoint::from_static("http://buildkit")
         .connect_timeout(CONNECT_TIMEOUT)
@@ -245,15 +309,28 @@ pub async fn connect(address: &RunnerAddress) -> Result<Channel, TransportError>
         .keep_alive_while_idle(true);
     let unreachable = |reason: String| TransportError::Unreachable {
         address: address.to_string(),
-        reason,
+        reason: helper_output.explain(reason),
     };
-    match tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect_with_connector(connector)).await {
-        Ok(Ok(channel)) => Ok(channel),
-        Ok(Err(e)) => Err(unreachable(error_chain(&e))),
-        Err(_) => Err(unreachable(format!(
-            "no answer within {}s",
-            CONNECT_TIMEOUT.as_secs()
+    let timed_out = || format!("no answer within {}s", CONNECT_TIMEOUT.as_secs());
+    let channel =
+        match tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect_with_connector(connector))
+            .await
+        {
+            Ok(Ok(channel)) => channel,
+            Ok(Err(e)) => return Err(unreachable(error_chain(&e))),
+            Err(_) => return Err(unreachable(timed_out())),
+        };
+    // A byte stream is not yet a daemon (a helper may start and fail, a proxy may accept and hang
+    // up): one cheap call proves that BuildKit answers before anything is built on the channel.
+    let mut control = ControlClient::new(channel.clone());
+    let probe = control.list_workers(control::ListWorkersRequest::default());
+    match tokio::time::timeout(CONNECT_TIMEOUT, probe).await {
+        Ok(Ok(_)) => Ok(channel),
+        Ok(Err(status)) => Err(unreachable(format!(
+            "it did not answer as BuildKit ({})",
+            status.message()
         ))),
+        Err(_) => Err(unreachable(timed_out())),
     }
 }
 
@@ -273,10 +350,14 @@ where
         reason,
     };
     let tls = tls_for(address)?;
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, open_stream(address, tls.as_ref()))
-        .await
-        .map_err(|_| unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))?
-        .map_err(|e| unreachable(e.to_string()))?;
+    let helper_output = HelperOutput::default();
+    let stream = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        open_stream(address, tls.as_ref(), &helper_output),
+    )
+    .await
+    .map_err(|_| unreachable(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs())))?
+    .map_err(|e| unreachable(e.to_string()))?;
     let mut pipe = tokio::io::join(input, output);
     let mut stream = stream;
     match tokio::io::copy_bidirectional(&mut pipe, &mut stream).await {
