@@ -86,7 +86,17 @@ pub fn failed_vertex(status: &Status) -> Option<String> {
 /// Turns a gateway call's status into an engine error.
 pub fn engine_error(status: Status) -> EngineError {
     let message = status.message().trim().to_owned();
+    // What tonic reports when the connection itself broke, whatever the code.
+    let connection_lost = [
+        "transport error",
+        "broken pipe",
+        "connection reset",
+        "h2 protocol error",
+    ]
+    .iter()
+    .any(|m| message.to_ascii_lowercase().contains(m));
     match status.code() {
+        _ if connection_lost => EngineError::Unavailable { message },
         Code::Unavailable | Code::Cancelled
             if message.is_empty()
                 || message.contains("transport")

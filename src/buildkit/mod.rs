@@ -5,6 +5,7 @@ pub mod address;
 pub mod attach;
 pub mod describe;
 pub mod gateway;
+pub mod reconnect;
 pub mod session;
 pub mod status;
 pub mod tls;

@@ -14,11 +14,12 @@ use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 use crate::api::{self, ApiState};
+use crate::buildkit::ConnectError;
 use crate::buildkit::address::{AddressError, Runner};
 use crate::buildkit::attach::Attachables;
+use crate::buildkit::reconnect::ReconnectingEngine;
 use crate::buildkit::session::SessionIdentity;
 use crate::buildkit::status::StatusEvent;
-use crate::buildkit::{BuildkitSession, ConnectError};
 use crate::core::export::ExportSlot;
 use crate::core::registry::RegistryAuth;
 use crate::core::{Host, HostDirs, Runtime, SecretStore, SocketRegistry};
@@ -62,7 +63,7 @@ pub struct Session {
     pub addr: SocketAddr,
     /// The token clients authenticate with.
     pub token: String,
-    buildkit: BuildkitSession,
+    buildkit: Arc<ReconnectingEngine>,
     schema: async_graphql::dynamic::Schema,
     secrets: Arc<SecretStore>,
     span: tracing::Span,
@@ -97,16 +98,27 @@ impl Session {
         let exports = Arc::new(ExportSlot::default());
         let sockets = Arc::new(SocketRegistry::default());
         let registry = Arc::new(RegistryAuth::default());
-        let attachables = Attachables::new(
-            files,
-            secrets.clone(),
-            exports.clone(),
-            sockets.clone(),
-            registry.clone(),
-        );
-        let buildkit = BuildkitSession::connect(runner, &identity, attachables)
+        let attachables = {
+            let (secrets, exports, sockets, registry) = (
+                secrets.clone(),
+                exports.clone(),
+                sockets.clone(),
+                registry.clone(),
+            );
+            move || {
+                Attachables::new(
+                    files.clone(),
+                    secrets.clone(),
+                    exports.clone(),
+                    sockets.clone(),
+                    registry.clone(),
+                )
+            }
+        };
+        let buildkit = ReconnectingEngine::connect(runner, identity.clone(), attachables)
             .instrument(span.clone())
             .await?;
+        let buildkit = Arc::new(buildkit);
         let host = Host::new(
             config.workdir.clone(),
             identity.id.clone(),
@@ -114,7 +126,7 @@ impl Session {
             sockets,
         );
         let state = Arc::new(ApiState {
-            rt: Runtime::new(buildkit.engine.clone())
+            rt: Runtime::new(buildkit.clone())
                 .with_host(host)
                 .with_secrets(secrets.clone())
                 .with_exports(exports)
@@ -137,7 +149,7 @@ impl Session {
                 tracing::error!(error = %e, "the session's HTTP server stopped");
             }
         });
-        tracing::info!(%addr, runner = %buildkit.runner.address, labels = ?config.labels, "session ready");
+        tracing::info!(%addr, runner = %buildkit.runner().address, labels = ?config.labels, "session ready");
         Ok(Session {
             addr,
             token,
@@ -152,7 +164,10 @@ impl Session {
 
     /// The daemon's progress for this session's pipelines, with secret values masked.
     pub fn watch_status(&self) -> tokio::sync::mpsc::Receiver<StatusEvent> {
-        let mut raw = self.buildkit.watch_status();
+        let Some(live) = self.buildkit.session() else {
+            return tokio::sync::mpsc::channel(1).1;
+        };
+        let mut raw = live.watch_status();
         let secrets = self.secrets.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(async move {

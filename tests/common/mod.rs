@@ -129,23 +129,7 @@ impl Session {
 
     /// Sends a query; returns the whole response document.
     pub fn query(&self, query: &str) -> Value {
-        let response = ureq::post(&self.url())
-            .set("Authorization", &self.auth())
-            .timeout(Duration::from_secs(300))
-            .send_json(serde_json::json!({ "query": query }));
-        match response {
-            Ok(r) => {
-                // Deep pipelines answer deeply nested JSON: lift serde_json's default limit.
-                let mut de = serde_json::Deserializer::from_reader(r.into_reader());
-                de.disable_recursion_limit();
-                serde::Deserialize::deserialize(&mut de)
-                    .unwrap_or_else(|e| panic!("response is not JSON: {e}"))
-            }
-            Err(ureq::Error::Status(code, r)) => {
-                panic!("HTTP {code}: {}", r.into_string().unwrap_or_default())
-            }
-            Err(e) => panic!("request failed: {e}"),
-        }
+        query_at(self.port, &self.token, query)
     }
 
     /// Sends a query that must succeed; returns `data`.
@@ -243,4 +227,29 @@ pub fn unique() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("{}-{nanos}", std::process::id())
+}
+
+/// Sends a query to the session on `port` with `token`; returns the whole response document.
+pub fn query_at(port: u16, token: &str, query: &str) -> Value {
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{token}:"))
+    );
+    let response = ureq::post(&format!("http://127.0.0.1:{port}/query"))
+        .set("Authorization", &auth)
+        .timeout(Duration::from_secs(300))
+        .send_json(serde_json::json!({ "query": query }));
+    match response {
+        Ok(r) => {
+            // Deep pipelines answer deeply nested JSON: lift serde_json's default limit.
+            let mut de = serde_json::Deserializer::from_reader(r.into_reader());
+            de.disable_recursion_limit();
+            serde::Deserialize::deserialize(&mut de)
+                .unwrap_or_else(|e| panic!("response is not JSON: {e}"))
+        }
+        Err(ureq::Error::Status(code, r)) => {
+            panic!("HTTP {code}: {}", r.into_string().unwrap_or_default())
+        }
+        Err(e) => panic!("request failed: {e}"),
+    }
 }

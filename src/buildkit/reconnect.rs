@@ -1,0 +1,201 @@
+//! Keeps a dirk session usable across daemon restarts. When a call finds the daemon gone, that call
+//! fails at once with the daemon's error (its work was lost with the daemon); the next call opens a
+//! new BuildKit session (same identity, same attachables) and goes on. The dirk session, its IDs,
+//! secrets and host directories survive; only results held by the old daemon are recomputed.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::address::Runner;
+use super::attach::Attachables;
+use super::gateway::GatewayBuild;
+use super::session::SessionIdentity;
+use super::{BuildkitSession, ConnectError};
+use crate::core::engine::{
+    Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ResolvedImage, SolvedRef,
+};
+use crate::llb::{Definition, Platform};
+
+/// How long closing a broken BuildKit session may take before it is abandoned.
+const CLOSE_BROKEN: Duration = Duration::from_secs(2);
+
+/// An [`Engine`] over whichever BuildKit session is current, replacing it when the daemon is lost.
+pub struct ReconnectingEngine {
+    runner: Runner,
+    identity: SessionIdentity,
+    attachables: Box<dyn Fn() -> Attachables + Send + Sync>,
+    current: RwLock<Option<Arc<BuildkitSession>>>,
+    /// The engine of the latest session, which answers what the daemon supports while it is away.
+    latest: RwLock<Arc<GatewayBuild>>,
+    reconnecting: tokio::sync::Mutex<()>,
+}
+
+impl ReconnectingEngine {
+    /// Connects to `runner` with a fresh set of attachables from `attachables` (called again on
+    /// every reconnect).
+    pub async fn connect(
+        runner: Runner,
+        identity: SessionIdentity,
+        attachables: impl Fn() -> Attachables + Send + Sync + 'static,
+    ) -> Result<ReconnectingEngine, ConnectError> {
+        let session = BuildkitSession::connect(runner.clone(), &identity, attachables()).await?;
+        Ok(ReconnectingEngine {
+            runner,
+            identity,
+            attachables: Box::new(attachables),
+            latest: RwLock::new(session.engine.clone()),
+            current: RwLock::new(Some(Arc::new(session))),
+            reconnecting: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Where the daemon is.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// The current BuildKit session, if the daemon is connected.
+    pub fn session(&self) -> Option<Arc<BuildkitSession>> {
+        self.current.read().ok().and_then(|c| c.clone())
+    }
+
+    /// Forgets `broken` (if it is still current): the next call reconnects.
+    fn drop_session(&self, broken: &Arc<BuildkitSession>) {
+        let taken = match self.current.write() {
+            Ok(mut current) if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, broken)) => {
+                current.take()
+            }
+            _ => None,
+        };
+        if let Some(old) = taken {
+            tracing::warn!(runner = %self.runner.address, "lost the BuildKit daemon; the next request reconnects");
+            tokio::spawn(async move {
+                if let Ok(old) = Arc::try_unwrap(old) {
+                    old.close(CLOSE_BROKEN).await;
+                }
+            });
+        }
+    }
+
+    /// The current session, connecting a new one when there is none.
+    async fn live(&self) -> Result<Arc<BuildkitSession>, EngineError> {
+        if let Some(s) = self.session() {
+            return Ok(s);
+        }
+        let _turn = self.reconnecting.lock().await;
+        if let Some(s) = self.session() {
+            return Ok(s);
+        }
+        let session =
+            BuildkitSession::connect(self.runner.clone(), &self.identity, (self.attachables)())
+                .await
+                .map_err(|e| EngineError::Unavailable {
+                    message: format!("{e} (dirk tries again on the next request)"),
+                })?;
+        tracing::info!(runner = %self.runner.address, "reconnected to the BuildKit daemon");
+        let session = Arc::new(session);
+        if let Ok(mut latest) = self.latest.write() {
+            *latest = session.engine.clone();
+        }
+        if let Ok(mut current) = self.current.write() {
+            *current = Some(session.clone());
+        }
+        Ok(session)
+    }
+
+    /// Runs `call` on the current engine; a lost daemon drops the session for the next call.
+    async fn with_engine<T, F, Fut>(&self, call: F) -> Result<T, EngineError>
+    where
+        F: FnOnce(Arc<GatewayBuild>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, EngineError>>,
+    {
+        let session = self.live().await?;
+        match call(session.engine.clone()).await {
+            Err(EngineError::Unavailable { message }) => {
+                self.drop_session(&session);
+                Err(EngineError::Unavailable {
+                    message: format!(
+                        "lost the connection to {} ({message}); dirk reconnects on the next request",
+                        self.runner.address
+                    ),
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Ends the current BuildKit session, waiting at most `timeout`.
+    pub async fn close(&self, timeout: Duration) {
+        let current = self.current.write().ok().and_then(|mut c| c.take());
+        if let Some(session) = current {
+            match Arc::try_unwrap(session) {
+                Ok(session) => session.close(timeout).await,
+                Err(shared) => shared.engine.finish(timeout).await,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for ReconnectingEngine {
+    async fn solve(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
+        self.with_engine(|e| async move { e.solve(def).await })
+            .await
+    }
+
+    async fn read_file(
+        &self,
+        result: &SolvedRef,
+        path: &str,
+        offset: u64,
+        len: Option<u64>,
+    ) -> Result<Vec<u8>, EngineError> {
+        self.with_engine(|e| async move { e.read_file(result, path, offset, len).await })
+            .await
+    }
+
+    async fn read_dir(&self, result: &SolvedRef, path: &str) -> Result<Vec<FileStat>, EngineError> {
+        self.with_engine(|e| async move { e.read_dir(result, path).await })
+            .await
+    }
+
+    async fn stat(&self, result: &SolvedRef, path: &str) -> Result<FileStat, EngineError> {
+        self.with_engine(|e| async move { e.stat(result, path).await })
+            .await
+    }
+
+    async fn resolve_image(
+        &self,
+        reference: &str,
+        platform: &Platform,
+    ) -> Result<ResolvedImage, EngineError> {
+        self.with_engine(|e| async move { e.resolve_image(reference, platform).await })
+            .await
+    }
+
+    async fn export(&self, def: &Definition, exporter: &str) -> Result<(), EngineError> {
+        self.with_engine(|e| async move { e.export(def, exporter).await })
+            .await
+    }
+
+    async fn frontend_solve(
+        &self,
+        request: FrontendRequest,
+    ) -> Result<FrontendResult, EngineError> {
+        self.with_engine(|e| async move { e.frontend_solve(request).await })
+            .await
+    }
+
+    fn platforms(&self) -> Vec<Platform> {
+        self.latest
+            .read()
+            .map(|e| e.platforms())
+            .unwrap_or_default()
+    }
+
+    fn supports(&self, capability: &str) -> bool {
+        self.latest.read().is_ok_and(|e| e.supports(capability))
+    }
+}

@@ -1,0 +1,219 @@
+//! The daemon going away under a live session, with a dockerd this test owns (its own data root,
+//! socket and bridge; the shared daemon is never touched): an in-flight query fails within seconds
+//! with a clear error, the session stays up, and once the daemon is back later queries succeed
+//! without restarting the session.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BUSYBOX, Session, lit};
+
+/// A dockerd owned by this test.
+struct OwnDockerd {
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnDockerd {
+    fn socket(&self) -> PathBuf {
+        self.dir.join("docker.sock")
+    }
+
+    /// The dockerd binary: BuildKit v0.13's from the setup script's state, else the system one.
+    fn binary() -> PathBuf {
+        let state =
+            std::env::var("DIRK_ENGINE_STATE").unwrap_or_else(|_| "/var/lib/dirk-test".into());
+        let unpacked = Path::new(&state).join("docker26/root/usr/sbin/dockerd");
+        if unpacked.exists() {
+            unpacked
+        } else {
+            PathBuf::from("dockerd")
+        }
+    }
+
+    fn start(dir: &Path) -> OwnDockerd {
+        let bridge = "dirkfault0";
+        let exists = Command::new("ip")
+            .args(["link", "show", bridge])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !exists {
+            for args in [
+                vec!["link", "add", bridge, "type", "bridge"],
+                vec!["addr", "add", "172.31.227.1/24", "dev", bridge],
+                vec!["link", "set", bridge, "up"],
+            ] {
+                let ok = Command::new("ip")
+                    .args(&args)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                assert!(
+                    ok,
+                    "ip {args:?} failed (the fault test needs root to make its own bridge)"
+                );
+            }
+        }
+        let mut d = OwnDockerd {
+            dir: dir.to_path_buf(),
+            child: None,
+        };
+        d.run();
+        d
+    }
+
+    fn run(&mut self) {
+        let binary = Self::binary();
+        let path = format!(
+            "{}:{}",
+            binary
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("dockerd.log"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new(&binary)
+            .env("PATH", path)
+            .arg("--data-root")
+            .arg(self.dir.join("data"))
+            .arg("--exec-root")
+            .arg(self.dir.join("exec"))
+            .arg("--pidfile")
+            .arg(self.dir.join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket().display()))
+            .args(["--bridge=dirkfault0", "--iptables=false", "--ip-masq=false"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        self.child = Some(child);
+        let start = Instant::now();
+        while !self.pings() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the test's dockerd did not start; see {}",
+                self.dir.join("dockerd.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn pings(&self) -> bool {
+        Command::new("curl")
+            .args(["-sf", "--max-time", "1", "--unix-socket"])
+            .arg(self.socket())
+            .arg("http://d/_ping")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Kills the daemon outright (as a crash would) and waits until it is gone.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Its containerd and shims go with it; give the socket a moment to disappear.
+        let _ = std::fs::remove_file(self.socket());
+    }
+}
+
+impl Drop for OwnDockerd {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            // A clean stop, so that containerd and its shims exit too.
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn echo(s: &Session, text: &str) -> serde_json::Value {
+    s.query(&format!(
+        r#"{{ container {{ from(address: {}) {{ withExec(args: ["echo", {}]) {{ stdout }} }} }} }}"#,
+        lit(BUSYBOX),
+        lit(text)
+    ))
+}
+
+#[test]
+fn a_daemon_that_dies_fails_in_flight_queries_fast_and_is_reconnected_when_back() {
+    common::require_daemon();
+    let dir = tempfile::Builder::new()
+        .prefix("dirk-fault")
+        .tempdir_in("/tmp")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut daemon = OwnDockerd::start(dir.path());
+    let host = format!("unix://{}", daemon.socket().display());
+    let s = Session::start_with(&[], &[("DOCKER_HOST", &host), ("BUILDKIT_HOST", "")]);
+    let before = echo(&s, "before");
+    assert_eq!(
+        before["data"]["container"]["from"]["withExec"]["stdout"], "before\n",
+        "{before}"
+    );
+
+    // A long command in flight when the daemon dies.
+    let (port, token) = (s.port, s.token.clone());
+    let in_flight = std::thread::spawn(move || {
+        let q = format!(
+            r#"{{ container {{ from(address: {}) {{ withExec(args: ["sleep", "120"]) {{ stdout }} }} }} }}"#,
+            lit(BUSYBOX)
+        );
+        common::query_at(port, &token, &q)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let killed = Instant::now();
+    daemon.kill();
+    let answer = in_flight
+        .join()
+        .unwrap_or_else(|_| panic!("the query thread panicked"));
+    let took = killed.elapsed();
+    let message = common::message(&answer["errors"][0]);
+    assert!(
+        took < Duration::from_secs(5),
+        "the in-flight query took {took:?} to fail: {answer}"
+    );
+    assert!(
+        !message.is_empty(),
+        "no error for the lost daemon: {answer}"
+    );
+
+    eprintln!("in-flight query failed {took:?} after the daemon died: {message}");
+    // While the daemon is away, queries fail clearly and the session stays up.
+    let away = echo(&s, "away");
+    let away_message = common::message(&away["errors"][0]);
+    assert!(away_message.contains("BuildKit"), "{away}");
+    assert!(
+        away_message.contains(&daemon.socket().display().to_string()),
+        "{away}"
+    );
+
+    // Back again: the same session reconnects.
+    daemon.run();
+    let after = echo(&s, "after");
+    assert_eq!(
+        after["data"]["container"]["from"]["withExec"]["stdout"], "after\n",
+        "{after}"
+    );
+}
