@@ -36,7 +36,9 @@ def context(tmp_path):
     (tmp_path / "build").mkdir()
     (tmp_path / "build" / "Other.dockerfile").write_text(
         f"FROM {BUSYBOX}\n"
-        "RUN --mount=type=secret,id=token sha256sum /run/secrets/token | cut -c1-64 > /result\n"
+        # Secret values are not part of cache keys (as with docker build --secret): a fresh step.
+        f"RUN --mount=type=secret,id=token echo {uuid.uuid4()} >/dev/null && "
+        "sha256sum /run/secrets/token | cut -c1-64 > /result\n"
     )
     return tmp_path
 
