@@ -2,7 +2,7 @@
 //! daemon's gateway (`LLBBridge`) solves graphs and reads their results until dirk returns.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -43,7 +43,14 @@ impl tonic::service::Interceptor for BuildIdInterceptor {
 
 type Bridge = LlbBridgeClient<InterceptedService<Channel, BuildIdInterceptor>>;
 type SolveTask = JoinHandle<Result<tonic::Response<control::SolveResponse>, Status>>;
-type SharedSolve = Shared<BoxFuture<'static, Result<SolvedRef, EngineError>>>;
+/// A solve of one definition: running (held by its requesters only), or done.
+enum Flight {
+    Pending(futures::future::WeakShared<BoxFuture<'static, Result<SolvedRef, EngineError>>>),
+    Done(SolvedRef),
+}
+type SharedRead = Shared<BoxFuture<'static, Result<Vec<u8>, EngineError>>>;
+/// A file read: result, path, offset and length.
+type ReadKey = (String, String, u64, Option<u64>);
 
 /// The daemon's answer to the gateway's ping: what it can do.
 #[derive(Debug, Clone, Default)]
@@ -63,8 +70,17 @@ pub struct GatewayBuild {
     session_id: String,
     solve_task: Mutex<Option<SolveTask>>,
     caps: Capabilities,
-    inflight: Mutex<HashMap<String, SharedSolve>>,
+    inflight: Mutex<HashMap<String, Flight>>,
+    /// Reads in progress: identical concurrent reads share one call (BuildKit v0.8 fails
+    /// concurrent reads of one result with "flightcontrol: exceeded retry timeout").
+    reads: Mutex<HashMap<ReadKey, SharedRead>>,
+    /// Bounds the solves one session runs at once (the rest queue here, not in the daemon).
+    solving: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many solves one session sends the daemon at once. More gain nothing on a daemon with a
+/// few cores, and older daemons fail shared steps under heavy concurrency.
+const MAX_CONCURRENT_SOLVES: usize = 16;
 
 /// Parses the vertex digest out of a BuildKit error's details, when it carries one.
 pub fn failed_vertex(status: &Status) -> Option<String> {
@@ -203,6 +219,8 @@ impl GatewayBuild {
             solve_task: Mutex::new(Some(solve_task)),
             caps,
             inflight: Mutex::new(HashMap::new()),
+            reads: Mutex::new(HashMap::new()),
+            solving: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SOLVES)),
         })
     }
 
@@ -237,9 +255,16 @@ impl GatewayBuild {
     }
 
     async fn solve_uncached(
-        mut bridge: Bridge,
+        bridge: Bridge,
         def: bollard_buildkit_proto::pb::Definition,
+        solving: Arc<tokio::sync::Semaphore>,
     ) -> Result<SolvedRef, EngineError> {
+        let _permit = solving
+            .acquire_owned()
+            .await
+            .map_err(|_| EngineError::Unavailable {
+                message: "the session is closing".into(),
+            })?;
         let request = gw::SolveRequest {
             definition: Some(def),
             allow_result_return: true,
@@ -247,11 +272,13 @@ impl GatewayBuild {
             evaluate: true,
             ..Default::default()
         };
-        let response = bridge
-            .solve(request)
-            .await
-            .map_err(engine_error)?
-            .into_inner();
+        let response = retry_contention(|| {
+            let (mut bridge, request) = (bridge.clone(), request.clone());
+            async move { bridge.solve(request).await }
+        })
+        .await
+        .map_err(engine_error)?
+        .into_inner();
         match response.result.and_then(|r| r.result) {
             Some(gw::result::Result::Ref(r)) => Ok(SolvedRef(r.id)),
             Some(gw::result::Result::RefDeprecated(id)) => Ok(SolvedRef(id)),
@@ -283,6 +310,34 @@ fn solve_span(def: &Definition) -> tracing::Span {
     span
 }
 
+/// BuildKit before v0.9 gives up on vertices that many concurrent solves share with
+/// "flightcontrol: exceeded retry timeout"; nothing is wrong with the request, so it is retried a
+/// few times after a short, jittered pause.
+async fn retry_contention<T, F, Fut>(mut call: F) -> Result<T, Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Status>>,
+{
+    const ATTEMPTS: u32 = 8;
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(status)
+                if attempt < ATTEMPTS
+                    && status
+                        .message()
+                        .contains("flightcontrol: exceeded retry timeout") =>
+            {
+                let pause = 50 * u64::from(attempt) + u64::from(rand::random::<u8>());
+                tracing::debug!(attempt, pause_ms = pause, "BuildKit contention; retrying");
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 #[async_trait]
 impl Engine for GatewayBuild {
     async fn solve(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
@@ -290,21 +345,41 @@ impl Engine for GatewayBuild {
             let mut inflight = self.inflight.lock().map_err(|_| EngineError::Other {
                 message: "solve table poisoned".into(),
             })?;
-            inflight
-                .entry(def.head.clone())
-                .or_insert_with(|| {
-                    Self::solve_uncached(self.bridge.clone(), def.pb.clone())
-                        .instrument(solve_span(def))
-                        .boxed()
-                        .shared()
-                })
-                .clone()
+            let running = match inflight.get(&def.head) {
+                Some(Flight::Done(solved)) => return Ok(solved.clone()),
+                Some(Flight::Pending(weak)) => weak.upgrade(),
+                None => None,
+            };
+            match running {
+                Some(fut) => fut,
+                None => {
+                    let fut = Self::solve_uncached(
+                        self.bridge.clone(),
+                        def.pb.clone(),
+                        self.solving.clone(),
+                    )
+                    .instrument(solve_span(def))
+                    .boxed()
+                    .shared();
+                    if let Some(weak) = fut.downgrade() {
+                        inflight.insert(def.head.clone(), Flight::Pending(weak));
+                    }
+                    fut
+                }
+            }
         };
+        // When every requester has gone (their clients hung up), the solve is dropped, which
+        // cancels it on the daemon.
         let result = fut.await;
-        if result.is_err() {
-            // Failures are not remembered: a later request solves again.
-            if let Ok(mut inflight) = self.inflight.lock() {
-                inflight.remove(&def.head);
+        if let Ok(mut inflight) = self.inflight.lock() {
+            match &result {
+                Ok(solved) => {
+                    inflight.insert(def.head.clone(), Flight::Done(solved.clone()));
+                }
+                // Failures are not remembered: a later request solves again.
+                Err(_) => {
+                    inflight.remove(&def.head);
+                }
             }
         }
         result
@@ -317,7 +392,7 @@ impl Engine for GatewayBuild {
         offset: u64,
         len: Option<u64>,
     ) -> Result<Vec<u8>, EngineError> {
-        let mut bridge = self.bridge.clone();
+        let bridge = self.bridge.clone();
         let range = len
             .map(|l| gw::FileRange {
                 offset: offset as i64,
@@ -337,12 +412,35 @@ impl Engine for GatewayBuild {
             range,
             mount_index: 0,
         };
-        Ok(bridge
-            .read_file(request)
-            .await
-            .map_err(|s| not_found_or(path, s))?
-            .into_inner()
-            .data)
+        let key: ReadKey = (result.0.clone(), path.to_owned(), offset, len);
+        let fut = {
+            let mut reads = self.reads.lock().map_err(|_| EngineError::Other {
+                message: "read table poisoned".into(),
+            })?;
+            let path = path.to_owned();
+            reads
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    async move {
+                        Ok(retry_contention(|| {
+                            let (mut bridge, request) = (bridge.clone(), request.clone());
+                            async move { bridge.read_file(request).await }
+                        })
+                        .await
+                        .map_err(|s| not_found_or(&path, s))?
+                        .into_inner()
+                        .data)
+                    }
+                    .boxed()
+                    .shared()
+                })
+                .clone()
+        };
+        let result = fut.await;
+        if let Ok(mut reads) = self.reads.lock() {
+            reads.remove(&key);
+        }
+        result
     }
 
     async fn read_dir(&self, result: &SolvedRef, path: &str) -> Result<Vec<FileStat>, EngineError> {

@@ -90,5 +90,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     running.stop().await;
     let status = status.with_context(|| format!("waiting for {}", program.to_string_lossy()))?;
+    if let Some(sig) = status.signal() {
+        eprintln!(
+            "dirk: {} was killed by signal {sig}; the session is closed",
+            program.to_string_lossy()
+        );
+    }
     Ok(exit_code(status))
 }

@@ -64,6 +64,7 @@ pub struct Session {
     /// The token clients authenticate with.
     pub token: String,
     buildkit: Arc<ReconnectingEngine>,
+    state: Arc<ApiState>,
     schema: async_graphql::dynamic::Schema,
     secrets: Arc<SecretStore>,
     span: tracing::Span,
@@ -133,7 +134,7 @@ impl Session {
                 .with_registry_auth(registry),
             ids: Default::default(),
         });
-        let schema = api::build_schema(state)?;
+        let schema = api::build_schema(state.clone())?;
         let listener = http::bind_loopback(config.port)
             .await
             .map_err(SessionError::Listen)?;
@@ -154,12 +155,18 @@ impl Session {
             addr,
             token,
             buildkit,
+            state,
             schema,
             secrets,
             span,
             shutdown: Some(tx),
             server,
         })
+    }
+
+    /// The domain context the API works in: for callers that drive pipelines without GraphQL.
+    pub fn runtime(&self) -> &Runtime {
+        &self.state.rt
     }
 
     /// The daemon's progress for this session's pipelines, with secret values masked.
