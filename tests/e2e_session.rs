@@ -306,3 +306,34 @@ fn dirk_engine_describes_the_runner_or_fails() {
         "{stderr}"
     );
 }
+
+#[test]
+fn oversized_and_overdeep_requests_are_refused_clearly() {
+    let s = common::Session::start();
+    // A body over the limit: 413, before anything is parsed.
+    let big = "x".repeat(17 * 1024 * 1024);
+    let r = ureq::post(&s.url())
+        .set("Authorization", &s.auth())
+        .send_json(serde_json::json!({ "query": format!("{{ defaultPlatform }} # {big}") }));
+    match r {
+        Err(ureq::Error::Status(code, _)) => assert_eq!(code, 413),
+        Err(ureq::Error::Transport(t)) => {
+            // The server may close the connection while the client is still sending.
+            assert!(
+                t.to_string().contains("connection") || t.to_string().contains("Broken pipe"),
+                "{t}"
+            )
+        }
+        Ok(r) => panic!("accepted a 17 MiB body: {}", r.status()),
+    }
+    // Nesting past the limit: a GraphQL error that says what the limit is.
+    let deep = format!("{}{}", "{ a ".repeat(1_100), "}".repeat(1_100));
+    let v = s.query(&deep);
+    let message = common::message(&v["errors"][0]);
+    assert!(message.contains("1000") || message.contains("1,000"), "{v}");
+    // The session is unharmed.
+    assert_eq!(
+        s.data("{ defaultPlatform }")["defaultPlatform"],
+        "linux/amd64"
+    );
+}

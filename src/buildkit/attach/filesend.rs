@@ -200,53 +200,112 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), Status> {
         .map_err(|e| io_status("setting the mode of", path, e))
 }
 
-/// Receives a DiffCopy transfer into `root`.
-async fn receive_tree(
-    mut incoming: Streaming<Bytes>,
-    root: &Path,
-    out: &mpsc::Sender<Result<Bytes, Status>>,
-) -> Result<(), Status> {
-    let closed = || Status::cancelled("the daemon closed the export stream");
-    let mut index: u32 = 0;
-    let mut open: HashMap<u32, (PathBuf, std::fs::File, Stat)> = HashMap::new();
-    let mut dirs: Vec<(PathBuf, Stat)> = Vec::new();
-    let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let mut listed = false;
-    let mut finished = false;
-    while let Some(raw) = incoming.message().await? {
-        let p = Packet::decode(raw)
-            .map_err(|e| Status::invalid_argument(format!("malformed export packet: {e}")))?;
+/// Refuses `path` when an entry between `root` and it is a symlink: a transfer that made `a` a
+/// link to `/etc` must not write `a/passwd` through it.
+fn no_symlink_between(root: &Path, path: &Path) -> Result<(), Status> {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return Err(Status::invalid_argument(format!(
+            "refusing export path {}: it leaves the destination",
+            path.display()
+        )));
+    };
+    let mut at = root.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        at.push(part);
+        if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Status::invalid_argument(format!(
+                "refusing export path {}: {} is a symlink",
+                path.display(),
+                at.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One DiffCopy transfer into a directory, fed packet by packet: the daemon lists entries (STAT),
+/// the receiver requests each regular file (REQ), DATA packets fill them, and FIN ends the
+/// transfer. Every path stays inside the destination, through symlinks too.
+pub struct TreeReceiver {
+    root: PathBuf,
+    index: u32,
+    open: HashMap<u32, (PathBuf, std::fs::File, Stat)>,
+    dirs: Vec<(PathBuf, Stat)>,
+    links: Vec<(PathBuf, PathBuf)>,
+    listed: bool,
+    finished: bool,
+    ended: bool,
+}
+
+impl TreeReceiver {
+    /// A receiver writing into the existing directory `root`.
+    pub fn new(root: &Path) -> TreeReceiver {
+        TreeReceiver {
+            root: root.to_path_buf(),
+            index: 0,
+            open: HashMap::new(),
+            dirs: Vec::new(),
+            links: Vec::new(),
+            listed: false,
+            finished: false,
+            ended: false,
+        }
+    }
+
+    /// Whether the daemon has ended the transfer (FIN).
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    fn entry_path(&self, rel: &str) -> Result<PathBuf, Status> {
+        let path = safe_join(&self.root, rel)?;
+        no_symlink_between(&self.root, &path)?;
+        Ok(path)
+    }
+
+    /// Handles one packet; returns the packets to send back to the daemon.
+    pub fn handle(&mut self, p: Packet) -> Result<Vec<Bytes>, Status> {
+        let mut replies = Vec::new();
         match PacketType::try_from(p.r#type) {
             Ok(PacketType::PacketStat) => match p.stat {
                 // The empty STAT ends the listing.
-                None => listed = true,
+                None => self.listed = true,
                 Some(stat) => {
-                    let id = index;
-                    index += 1;
-                    let path = safe_join(root, &stat.path)?;
+                    let id = self.index;
+                    self.index = self.index.wrapping_add(1);
+                    let path = self.entry_path(&stat.path)?;
                     let kind = stat.mode & go_mode::TYPE_MASK;
                     if kind == go_mode::DIR {
+                        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
+                            return Err(Status::invalid_argument(format!(
+                                "refusing export directory {}: something else is there",
+                                path.display()
+                            )));
+                        }
                         std::fs::create_dir_all(&path)
                             .map_err(|e| io_status("creating", &path, e))?;
-                        dirs.push((path, stat));
+                        self.dirs.push((path, stat));
                     } else if kind == go_mode::SYMLINK {
                         std::os::unix::fs::symlink(&stat.linkname, &path)
                             .map_err(|e| io_status("creating", &path, e))?;
                     } else if kind == 0 && !stat.linkname.is_empty() {
-                        links.push((safe_join(root, &stat.linkname)?, path));
+                        let target = self.entry_path(&stat.linkname)?;
+                        self.links.push((target, path));
                     } else if kind == 0 {
-                        let file = std::fs::File::create(&path)
+                        let file = std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&path)
                             .map_err(|e| io_status("creating", &path, e))?;
-                        open.insert(id, (path, file, stat));
-                        out.send(Ok(packet(PacketType::PacketReq, id)))
-                            .await
-                            .map_err(|_| closed())?;
+                        self.open.insert(id, (path, file, stat));
+                        replies.push(packet(PacketType::PacketReq, id));
                     }
                     // Devices, pipes and sockets are not recreated on the host.
                 }
             },
             Ok(PacketType::PacketData) => {
-                let Some((path, file, _)) = open.get_mut(&p.id) else {
+                let Some((path, file, _)) = self.open.get_mut(&p.id) else {
                     return Err(Status::invalid_argument(format!(
                         "data for a file that was not requested ({})",
                         p.id
@@ -255,12 +314,12 @@ async fn receive_tree(
                 if !p.data.is_empty() {
                     file.write_all(&p.data)
                         .map_err(|e| io_status("writing", path, e))?;
-                } else if let Some((path, _, stat)) = open.remove(&p.id) {
+                } else if let Some((path, _, stat)) = self.open.remove(&p.id) {
                     set_mode(&path, stat.mode)?;
                     set_mtime(&path, stat.mod_time);
                 }
             }
-            Ok(PacketType::PacketFin) => break,
+            Ok(PacketType::PacketFin) => self.ended = true,
             Ok(PacketType::PacketErr) => {
                 return Err(Status::aborted(format!(
                     "the daemon aborted the export: {}",
@@ -270,33 +329,116 @@ async fn receive_tree(
             _ => {}
         }
         // Everything listed has arrived: tell the daemon, once.
-        if listed && open.is_empty() && !finished {
-            finished = true;
-            out.send(Ok(packet(PacketType::PacketFin, 0)))
-                .await
-                .map_err(|_| closed())?;
+        if self.listed && self.open.is_empty() && !self.finished {
+            self.finished = true;
+            replies.push(packet(PacketType::PacketFin, 0));
+        }
+        Ok(replies)
+    }
+
+    /// Completes the transfer: hard links, then directory modes and times.
+    pub fn finish(self) -> Result<(), Status> {
+        if !self.finished || !self.open.is_empty() {
+            return Err(Status::aborted(
+                "the export stream ended before every file arrived",
+            ));
+        }
+        for (target, link) in self.links {
+            std::fs::hard_link(&target, &link).map_err(|e| io_status("linking", &link, e))?;
+        }
+        // Directory modes and times last: writing into a directory changes its time, and a
+        // read-only directory could not have been filled.
+        for (path, stat) in self.dirs.iter().rev() {
+            set_mode(path, stat.mode)?;
+            set_mtime(path, stat.mod_time);
+        }
+        Ok(())
+    }
+}
+
+/// Receives a DiffCopy transfer into `root`.
+async fn receive_tree(
+    mut incoming: Streaming<Bytes>,
+    root: &Path,
+    out: &mpsc::Sender<Result<Bytes, Status>>,
+) -> Result<(), Status> {
+    let closed = || Status::cancelled("the daemon closed the export stream");
+    let mut receiver = TreeReceiver::new(root);
+    while let Some(raw) = incoming.message().await? {
+        let p = Packet::decode(raw)
+            .map_err(|e| Status::invalid_argument(format!("malformed export packet: {e}")))?;
+        for reply in receiver.handle(p)? {
+            out.send(Ok(reply)).await.map_err(|_| closed())?;
+        }
+        if receiver.ended() {
+            break;
         }
     }
-    if !finished || !open.is_empty() {
-        return Err(Status::aborted(
-            "the export stream ended before every file arrived",
-        ));
-    }
-    for (target, link) in links {
-        std::fs::hard_link(&target, &link).map_err(|e| io_status("linking", &link, e))?;
-    }
-    // Directory modes and times last: writing into a directory changes its time, and a read-only
-    // directory could not have been filled.
-    for (path, stat) in dirs.iter().rev() {
-        set_mode(path, stat.mode)?;
-        set_mtime(path, stat.mod_time);
-    }
-    Ok(())
+    receiver.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stat_packet(path: &str, mode: u32, linkname: &str) -> Packet {
+        Packet {
+            r#type: PacketType::PacketStat as i32,
+            stat: Some(Stat {
+                path: path.into(),
+                mode,
+                linkname: linkname.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_transfer_cannot_write_through_a_symlink_it_made() {
+        let sandbox = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (root, outside) = (sandbox.path().join("root"), sandbox.path().join("outside"));
+        for d in [&root, &outside] {
+            std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let target = outside.display().to_string();
+        let mut rx = TreeReceiver::new(&root);
+        assert!(
+            rx.handle(stat_packet("l", go_mode::SYMLINK | 0o777, &target))
+                .is_ok()
+        );
+        assert!(rx.handle(stat_packet("l/passwd", 0o644, "")).is_err());
+        let mut rx = TreeReceiver::new(&root);
+        assert!(
+            rx.handle(stat_packet("l", go_mode::DIR | 0o755, ""))
+                .is_err()
+        );
+        // A regular transfer still works: a file is requested, filled and closed.
+        let mut rx = TreeReceiver::new(&root);
+        let replies = rx
+            .handle(stat_packet("f", 0o600, ""))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(replies.len(), 1, "one REQ");
+        let data = |bytes: &[u8]| Packet {
+            r#type: PacketType::PacketData as i32,
+            id: 0,
+            data: bytes.to_vec(),
+            ..Default::default()
+        };
+        assert!(rx.handle(data(b"hello")).is_ok());
+        assert!(rx.handle(data(b"")).is_ok());
+        let end = Packet {
+            r#type: PacketType::PacketStat as i32,
+            ..Default::default()
+        };
+        assert_eq!(rx.handle(end).map(|r| r.len()).ok(), Some(1), "FIN");
+        assert!(rx.finish().is_ok());
+        assert_eq!(std::fs::read(root.join("f")).unwrap_or_default(), b"hello");
+        assert_eq!(
+            std::fs::read_dir(&outside).map(|d| d.count()).unwrap_or(9),
+            0
+        );
+    }
 
     #[test]
     fn daemon_paths_stay_inside_the_destination() {
