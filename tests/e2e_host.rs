@@ -190,3 +190,28 @@ fn synced_bytes(log: &str) -> u64 {
         .filter_map(|n| n.parse::<u64>().ok())
         .sum()
 }
+
+#[test]
+fn a_directory_of_thousands_of_small_files_syncs_whole() {
+    // Each file is one request from the daemon: thousands of tiny messages at once.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..5_000 {
+        write(dir.path(), &format!("d{}/f{i}", i / 500), "x");
+    }
+    let s = session_in(dir.path());
+    let v = s.data(
+        r#"{ container { from(address: "127.0.0.1:5000/busybox:latest") { withMountedDirectory(path: "/src", source: "HOST") { withExec(args: ["sh", "-c", "find /src -type f | wc -l; cat /src/d9/f4999"]) { stdout } } } } }"#
+            .replace(
+                "\"HOST\"",
+                &common::lit(&s.string_at(r#"{ host { directory(path: ".") { id } } }"#, &["host", "directory", "id"])),
+            )
+            .as_str(),
+    );
+    let out = v["container"]["from"]["withMountedDirectory"]["withExec"]["stdout"]
+        .as_str()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(out, "5000 x");
+}

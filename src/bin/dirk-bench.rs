@@ -155,7 +155,7 @@ fn chain(steps: usize, leaf: &str) -> String {
         q.push_str(&format!(r#"withExec(args: ["echo", "step {i}"]) {{ "#));
     }
     q.push_str(leaf);
-    q.push_str(&" }".repeat(steps + 2));
+    q.push_str(&" }".repeat(steps + 3));
     q
 }
 
@@ -470,8 +470,8 @@ async fn memory() -> Result<()> {
     Ok(())
 }
 
-/// Benchmark 6: A pipeline of 10,000 `withExec` steps, built 1,000 steps per query (each continuing from
-/// the last one's ID): time per segment and memory growth must stay flat (linear in total).
+/// Benchmark 6: A pipeline of 10,000 `withExec` steps, built 500 steps per query (each continuing
+/// from the last one's ID): time per segment and memory growth must stay flat (linear in total).
 async fn many_objects() -> Result<()> {
     let s = start_session().await?;
     let me = std::process::id();
@@ -490,13 +490,15 @@ async fn many_objects() -> Result<()> {
             .to_owned()
     };
     let mut segments = Vec::new();
-    for segment in 0..10 {
+    const SEGMENTS: usize = 20;
+    const STEPS: usize = 500;
+    for segment in 0..SEGMENTS {
         let mut q = format!(r#"{{ container(id: "{id}") {{ "#);
-        for i in 0..1000 {
+        for i in 0..STEPS {
             q.push_str(&format!(r#"withExec(args: ["echo", "{segment}-{i}"]) {{ "#));
         }
         q.push_str("id");
-        q.push_str(&" }".repeat(1000 + 1));
+        q.push_str(&" }".repeat(STEPS + 2));
         let t = Instant::now();
         let v = s.execute(&q, Value::Null, None).await;
         segments.push(t.elapsed());
@@ -504,7 +506,7 @@ async fn many_objects() -> Result<()> {
             bail!("{e}");
         }
         let mut cur = &v["data"]["container"];
-        for _ in 0..1000 {
+        for _ in 0..STEPS {
             cur = &cur["withExec"];
         }
         id = cur["id"]
@@ -515,11 +517,11 @@ async fn many_objects() -> Result<()> {
     let rss1 = status_kb(me, "VmRSS:");
     let total: Duration = segments.iter().sum();
     println!(
-        "10,000 withExec steps (10 queries of 1,000): total {} | first 1,000 {} | last 1,000 {} | ratio last/first {:.2} (1.0 = linear) | memory growth {:.1} MB",
+        "10,000 withExec steps ({SEGMENTS} queries of {STEPS}): total {} | first {STEPS} {} | last {STEPS} {} | ratio last/first {:.2} (1.0 = linear) | memory growth {:.1} MB",
         ms(total),
         ms(segments[0]),
-        ms(segments[9]),
-        segments[9].as_secs_f64() / segments[0].as_secs_f64().max(1e-9),
+        ms(segments[SEGMENTS - 1]),
+        segments[SEGMENTS - 1].as_secs_f64() / segments[0].as_secs_f64().max(1e-9),
         (rss1.saturating_sub(rss0)) as f64 / 1024.0
     );
     s.shutdown(Duration::from_secs(5)).await;

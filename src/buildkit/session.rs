@@ -148,7 +148,10 @@ impl SessionTunnel {
         let server = tokio::spawn(async move {
             let conn = futures::stream::iter([Ok::<_, io::Error>(TunnelIo(ours))])
                 .chain(futures::stream::pending());
+            // Large windows: exports and syncs stream many small messages each way.
             if let Err(e) = tonic::transport::Server::builder()
+                .initial_connection_window_size(64 << 20)
+                .initial_stream_window_size(16 << 20)
                 .add_routes(routes)
                 .serve_with_incoming(conn)
                 .await

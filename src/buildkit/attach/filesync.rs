@@ -187,12 +187,20 @@ async fn serve_diff_copy(
             let _ = out.send(Ok(packet(PacketType::PacketStat))).await;
         })
     };
+    // The daemon asks for files far faster than they can be sent: its requests are drained as
+    // they arrive (they are a few bytes each), so that HTTP/2 never holds thousands of unread
+    // small frames, which it treats as abuse and answers by closing the connection.
+    let (requests, mut queued) = mpsc::unbounded_channel();
+    let reader = tokio::spawn(async move {
+        while let Ok(Some(p)) = incoming.message().await {
+            if requests.send(p).is_err() {
+                return;
+            }
+        }
+    });
     let (mut files, mut bytes) = (0u64, 0u64);
     loop {
-        let p = match incoming.message().await {
-            Ok(Some(p)) => p,
-            Ok(None) | Err(_) => break,
-        };
+        let Some(p) = queued.recv().await else { break };
         match PacketType::try_from(p.r#type) {
             Ok(PacketType::PacketReq) => {
                 let Some(content) = entries.get(p.id as usize).and_then(|e| e.content.as_ref())
@@ -229,6 +237,7 @@ async fn serve_diff_copy(
             _ => {}
         }
     }
+    reader.abort();
 }
 
 #[tonic::async_trait]
