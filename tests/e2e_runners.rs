@@ -268,19 +268,9 @@ fn mutual_tls_runner_reaches_a_real_buildkit_and_wrong_certificates_are_clear_er
     ));
 
     let engine = |host: String, env: &[(&str, String)]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"));
-        cmd.arg("engine").env("BUILDKIT_HOST", host);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("running dirk engine: {e}"));
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.push(("BUILDKIT_HOST", &host));
+        common::run_dirk(&["engine"], &all)
     };
     // The same through BUILDKIT_CACERT / BUILDKIT_CERT / BUILDKIT_KEY.
     let (code, stdout, stderr) = engine(
@@ -435,13 +425,11 @@ fn docker_container_runner_reaches_buildkit_through_a_real_container() {
     let container = BuildctlContainer::start();
     echo_through(&format!("docker-container://{}", container.name));
     // A container that does not exist: the error names it and says what failed.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"))
-        .arg("engine")
-        .env("BUILDKIT_HOST", "docker-container://dirk-no-such-container")
-        .output()
-        .unwrap_or_else(|e| panic!("running dirk engine: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, _, stderr) = common::run_dirk(
+        &["engine"],
+        &[("BUILDKIT_HOST", "docker-container://dirk-no-such-container")],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("dirk-no-such-container"), "{stderr}");
     // What docker said is part of the error, not lost on the side.
     assert!(stderr.contains("the dial helper said"), "{stderr}");

@@ -232,13 +232,9 @@ fn pipelines_name_their_steps_in_progress() {
         r#"{{ pipeline(name: "ci") {{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ pipeline(name: "unit tests") {{ withExec(args: ["echo", {}]) {{ stdout }} }} }} }} }} }}"#,
         common::lit(&marker)
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"))
-        .args(["query", "--progress", "plain", &q])
-        .output()
-        .unwrap_or_else(|e| panic!("running dirk query: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let (code, stdout, stderr) = common::run_dirk(&["query", "--progress", "plain", &q], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
     assert_eq!(
         v["data"]["pipeline"]["container"]["from"]["pipeline"]["withExec"]["stdout"],
         format!("{marker}\n")
@@ -255,12 +251,8 @@ fn pipelines_name_their_steps_in_progress() {
         r#"{{ pipeline(name: "assets") {{ directory {{ withNewFile(path: "a.txt", contents: "x") {{ pipeline(name: "docs") {{ withNewDirectory(path: {}) {{ entries }} }} }} }} }} }}"#,
         common::lit(&marker)
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"))
-        .args(["query", "--progress", "plain", &q])
-        .output()
-        .unwrap_or_else(|e| panic!("running dirk query: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (code, _, stderr) = common::run_dirk(&["query", "--progress", "plain", &q], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("[assets] write /a.txt"), "{stderr}");
     assert!(
         stderr.contains(&format!("[assets / docs] mkdir /{marker}")),
@@ -271,21 +263,7 @@ fn pipelines_name_their_steps_in_progress() {
 #[test]
 fn dirk_engine_describes_the_runner_or_fails() {
     common::require_daemon();
-    let run = |env: &[(&str, &str)]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"));
-        cmd.arg("engine");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("running dirk engine: {e}"));
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |env: &[(&str, &str)]| common::run_dirk(&["engine"], env);
     let (code, stdout, stderr) = run(&[]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(

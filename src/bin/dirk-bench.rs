@@ -89,6 +89,22 @@ fn dirk_binary() -> Result<PathBuf> {
     Ok(dirk)
 }
 
+/// Starts `dirk session`; returns the process and what its JSON line says.
+fn spawn_session(dirk: &Path) -> Result<(std::process::Child, Value)> {
+    let mut child = Command::new(dirk)
+        .arg("session")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+    let info: Value =
+        serde_json::from_str(&line).with_context(|| format!("dirk session printed {line:?}"))?;
+    Ok((child, info))
+}
+
 /// Benchmark 1: `dirk session` exec to its JSON line, against `dirk version` (process start alone).
 fn session_start() -> Result<()> {
     let dirk = dirk_binary()?;
@@ -103,19 +119,8 @@ fn session_start() -> Result<()> {
             bail!("dirk version failed");
         }
         let t = Instant::now();
-        let mut child = Command::new(&dirk)
-            .arg("session")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+        let (mut child, _) = spawn_session(&dirk)?;
         starts.push(t.elapsed());
-        if !line.contains("session_token") {
-            bail!("dirk session printed {line:?}");
-        }
         drop(child.stdin.take());
         child.wait()?;
     }
@@ -217,41 +222,62 @@ async fn cached_overhead() -> Result<()> {
     Ok(())
 }
 
+/// A connection to a session's HTTP endpoint, authenticated with its token.
+struct Client {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    auth: String,
+}
+
+impl Client {
+    async fn connect(addr: std::net::SocketAddr, token: &str) -> Result<Client> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        let auth = format!(
+            "Basic {}",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                format!("{token}:")
+            )
+        );
+        Ok(Client { sender, auth })
+    }
+
+    /// Sends a request body; fails unless the answer is a success without GraphQL errors.
+    async fn post(&mut self, body: &[u8]) -> Result<()> {
+        let req = http::Request::post("/query")
+            .header("host", "127.0.0.1")
+            .header("authorization", &self.auth)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
+                body,
+            )))?;
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status();
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await?
+            .to_bytes();
+        if !status.is_success() || bytes.windows(9).any(|w| w == b"\"errors\":") {
+            bail!("query failed: {}", String::from_utf8_lossy(&bytes));
+        }
+        Ok(())
+    }
+}
+
 /// Sends `query` to the session's HTTP endpoint as many times as it can from `clients` tasks for
 /// `period`; returns the number of answers.
 async fn hammer(s: &Session, query: &str, clients: usize, period: Duration) -> Result<usize> {
-    let auth = format!(
-        "Basic {}",
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            format!("{}:", s.token)
-        )
-    );
     let body = serde_json::to_vec(&serde_json::json!({ "query": query }))?;
     let deadline = Instant::now() + period;
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (addr, auth, body) = (s.addr, auth.clone(), body.clone());
+        let (addr, token, body) = (s.addr, s.token.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-            tokio::spawn(conn);
+            let mut client = Client::connect(addr, &token).await?;
             let mut n = 0usize;
             while Instant::now() < deadline {
-                let req = http::Request::post("/query")
-                    .header("host", "127.0.0.1")
-                    .header("authorization", &auth)
-                    .header("content-type", "application/json")
-                    .body(http_body_util::Full::new(bytes::Bytes::from(body.clone())))?;
-                let resp = sender.send_request(req).await?;
-                let status = resp.status();
-                let bytes = http_body_util::BodyExt::collect(resp.into_body())
-                    .await?
-                    .to_bytes();
-                if !status.is_success() || bytes.windows(9).any(|w| w == b"\"errors\":") {
-                    bail!("query failed: {}", String::from_utf8_lossy(&bytes));
-                }
+                client.post(&body).await?;
                 n += 1;
             }
             anyhow::Ok(n)
@@ -406,16 +432,7 @@ async fn memory() -> Result<()> {
             })
             .unwrap_or(0)
     };
-    let mut child = Command::new(&dirk)
-        .arg("session")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
-    let info: Value = serde_json::from_str(&line)?;
+    let (mut child, info) = spawn_session(&dirk)?;
     let port = info["port"].as_u64().context("no port")? as u16;
     let token = info["session_token"]
         .as_str()
@@ -423,36 +440,16 @@ async fn memory() -> Result<()> {
         .to_owned();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = status_kb(child.id(), "VmRSS:");
-    let auth = format!(
-        "Basic {}",
-        base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            format!("{token}:")
-        )
-    );
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut tasks = Vec::new();
     for i in 0..100 {
-        let auth = auth.clone();
+        let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let q = format!(
                 r#"{{ container {{ from(address: "{BUSYBOX}") {{ withExec(args: ["echo", "{i}"]) {{ stdout }} }} }} }}"#
             );
             let body = serde_json::to_vec(&serde_json::json!({ "query": q }))?;
-            let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-            tokio::spawn(conn);
-            let req = http::Request::post("/query")
-                .header("host", "127.0.0.1")
-                .header("authorization", &auth)
-                .header("content-type", "application/json")
-                .body(http_body_util::Full::new(bytes::Bytes::from(body)))?;
-            let resp = sender.send_request(req).await?;
-            let bytes = http_body_util::BodyExt::collect(resp.into_body()).await?.to_bytes();
-            if bytes.windows(9).any(|w| w == b"\"errors\":") {
-                bail!("query failed: {}", String::from_utf8_lossy(&bytes));
-            }
-            anyhow::Ok(())
+            Client::connect(addr, &token).await?.post(&body).await
         }));
     }
     for t in tasks {

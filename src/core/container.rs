@@ -81,6 +81,28 @@ pub fn join_pipeline(outer: &str, inner: &str) -> String {
     }
 }
 
+/// Pipeline `name` inside `outer`; a name is required.
+pub fn sub_pipeline(outer: &str, name: &str) -> CoreResult<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(CoreError::invalid(
+            "pipeline name",
+            name,
+            "a pipeline needs a name",
+        ));
+    }
+    Ok(join_pipeline(outer, name))
+}
+
+/// How a step is named in progress and traces: `[pipeline] what`, or `what` outside pipelines.
+pub fn step_name(pipeline: &str, what: &str) -> String {
+    if pipeline.is_empty() {
+        what.to_owned()
+    } else {
+        format!("[{pipeline}] {what}")
+    }
+}
+
 /// Parses an `owner` argument: `uid[:gid]` or `user[:group]`.
 pub fn parse_owner(owner: &str) -> CoreResult<Chown> {
     let (user, group) = match owner.split_once(':') {
@@ -121,26 +143,14 @@ impl Container {
 
     /// The container with its next steps in sub-pipeline `name` of its current one.
     pub fn with_pipeline(&self, name: &str) -> CoreResult<Container> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(CoreError::invalid(
-                "pipeline name",
-                name,
-                "a pipeline needs a name",
-            ));
-        }
         let mut next = self.clone();
-        next.pipeline = join_pipeline(&self.pipeline, name);
+        next.pipeline = sub_pipeline(&self.pipeline, name)?;
         Ok(next)
     }
 
     /// How a step of this container is named in progress and traces: `[pipeline] what`.
     pub fn step_name(&self, what: &str) -> String {
-        if self.pipeline.is_empty() {
-            what.to_owned()
-        } else {
-            format!("[{}] {what}", self.pipeline)
-        }
+        step_name(&self.pipeline, what)
     }
 
     /// What identifies this container (for IDs).

@@ -40,27 +40,31 @@ impl Directory {
 
     /// The directory with its next steps in sub-pipeline `name` of its current one.
     pub fn with_pipeline(&self, name: &str) -> CoreResult<Directory> {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(CoreError::invalid(
-                "pipeline name",
-                name,
-                "a pipeline needs a name",
-            ));
-        }
         Ok(Directory {
-            pipeline: super::container::join_pipeline(&self.pipeline, name),
+            pipeline: super::container::sub_pipeline(&self.pipeline, name)?,
             ..self.clone()
         })
     }
 
+    /// The directory's contents at the root of a filesystem: its state when the directory is that
+    /// state's root, else a copy onto an empty one (the step is named `what DIR`).
+    pub fn rooted(&self, what: &str) -> State {
+        if self.dir == "/" {
+            self.state.clone()
+        } else {
+            layers::copy_onto_scratch(
+                self.state.clone(),
+                &self.dir,
+                None,
+                &self.platform,
+                Some(format!("{what} {}", self.dir)),
+            )
+        }
+    }
+
     /// `what`, prefixed with the pipeline when there is one: how a step shows in progress.
     fn step_name(&self, what: String) -> String {
-        if self.pipeline.is_empty() {
-            what
-        } else {
-            format!("[{}] {what}", self.pipeline)
-        }
+        super::container::step_name(&self.pipeline, &what)
     }
 
     /// What identifies this directory's content (for IDs).

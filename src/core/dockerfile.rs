@@ -9,7 +9,6 @@ use super::directory::Directory;
 use super::engine::FrontendRequest;
 use super::error::{CoreError, CoreResult};
 use super::image::ImageConfig;
-use super::layers;
 use super::runtime::Runtime;
 use super::secret::Secret;
 use crate::llb::{Platform, State};
@@ -42,18 +41,7 @@ impl Directory {
     ) -> CoreResult<Container> {
         rt.require(FRONTEND_INPUTS_CAP, "Dockerfile builds")?;
         let dockerfile = build.dockerfile.as_deref().unwrap_or("Dockerfile");
-        let context = if self.dir == "/" {
-            self.state.clone()
-        } else {
-            layers::copy_onto_scratch(
-                self.state.clone(),
-                &self.dir,
-                None,
-                &self.platform,
-                Some(format!("build context {}", self.dir)),
-            )
-        };
-        let Some(def) = context.marshal() else {
+        let Some(def) = self.rooted("build context").marshal() else {
             return Err(CoreError::NotFound {
                 object: "Dockerfile build: the context is empty".into(),
                 path: dockerfile.to_owned(),

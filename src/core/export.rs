@@ -10,7 +10,6 @@ use std::sync::Mutex;
 use super::directory::{Directory, copy_file};
 use super::error::{CoreError, CoreResult};
 use super::file::File;
-use super::layers;
 use super::paths;
 use super::runtime::Runtime;
 use crate::llb::State;
@@ -211,17 +210,7 @@ impl Directory {
     pub async fn export(&self, rt: &Runtime, path: &str) -> CoreResult<()> {
         let dest = rt.host()?.resolve(path)?;
         self.sync(rt).await?;
-        let state = if self.dir == "/" {
-            self.state.clone()
-        } else {
-            layers::copy_onto_scratch(
-                self.state.clone(),
-                &self.dir,
-                None,
-                &self.platform,
-                Some(format!("export {}", self.dir)),
-            )
-        };
+        let state = self.rooted("export");
         export_state(rt, &state, &dest, "directory", "local", |staging| {
             merge_into(staging, &dest)
         })

@@ -253,3 +253,20 @@ pub fn query_at(port: u16, token: &str, query: &str) -> Value {
         Err(e) => panic!("request failed: {e}"),
     }
 }
+
+/// Runs the dirk binary with `args` and extra environment; returns its exit code, stdout and stderr.
+pub fn run_dirk(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dirk"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running dirk {args:?}: {e}"));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
