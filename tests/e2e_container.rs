@@ -403,3 +403,15 @@ fn with_directory_mounted_file_and_deprecated_spellings() {
         json!(["b.txt", "sub"])
     );
 }
+
+#[test]
+fn insecure_root_capabilities_without_the_entitlement_is_a_clear_error() {
+    let s = Session::start();
+    let e = s.error(&format!(
+        r#"{{ {} {{ withExec(args: ["true"], insecureRootCapabilities: true) {{ stdout }} }} }} }}"#,
+        from(BUSYBOX)
+    ));
+    let m = common::message(&e);
+    assert!(m.contains("security.insecure"), "{m}");
+    assert!(m.contains("insecureRootCapabilities"), "{m}");
+}
