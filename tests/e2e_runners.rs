@@ -121,6 +121,42 @@ mod relay {
         });
     }
 
+    /// Serves TLS on 127.0.0.1, relaying the bytes of each connection to the unix socket `target`
+    /// (a Docker API behind TLS, as `dockerd --tlsverify` serves it); returns the port.
+    pub fn tls_to_unix(
+        tls: Arc<tokio_rustls::rustls::ServerConfig>,
+        target: std::path::PathBuf,
+    ) -> u16 {
+        let std_listener =
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let port = std_listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+            rt.block_on(async move {
+                let _ = std_listener.set_nonblocking(true);
+                let listener = tokio::net::TcpListener::from_std(std_listener)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                while let Ok((conn, _)) = listener.accept().await {
+                    let (acceptor, target) =
+                        (tokio_rustls::TlsAcceptor::from(tls.clone()), target.clone());
+                    tokio::spawn(async move {
+                        let (Ok(mut stream), Ok(mut docker)) = (
+                            acceptor.accept(conn).await,
+                            tokio::net::UnixStream::connect(&target).await,
+                        ) else {
+                            return;
+                        };
+                        let _ = tokio::io::copy_bidirectional(&mut stream, &mut docker).await;
+                    });
+                }
+            });
+        });
+        port
+    }
+
     /// Serves on 127.0.0.1 (with TLS when `tls` is given); returns the port.
     pub fn tcp(tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>) -> u16 {
         let std_listener =
@@ -194,7 +230,7 @@ struct Pki {
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, written as PEM files
 /// (`ca.pem`, `client.pem`, `client-key.pem`, and `other-ca.pem` from an unrelated CA), and a server
 /// config that requires a client certificate from the CA.
-fn pki() -> Pki {
+fn pki(alpn: &[u8]) -> Pki {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     use tokio_rustls::rustls;
     let fail = |e: &dyn std::fmt::Display| -> ! { panic!("making test certificates: {e}") };
@@ -246,7 +282,7 @@ fn pki() -> Pki {
         .with_client_cert_verifier(verifier)
         .with_single_cert(vec![server_cert.der().clone()], key_der)
         .unwrap_or_else(|e| fail(&e));
-    server.alpn_protocols = vec![b"h2".to_vec()];
+    server.alpn_protocols = vec![alpn.to_vec()];
     Pki {
         dir,
         server: std::sync::Arc::new(server),
@@ -256,7 +292,7 @@ fn pki() -> Pki {
 #[test]
 fn mutual_tls_runner_reaches_a_real_buildkit_and_wrong_certificates_are_clear_errors() {
     common::require_daemon();
-    let pki = pki();
+    let pki = pki(b"h2");
     let port = relay::tcp(Some(pki.server.clone()));
     let file = |name: &str| pki.dir.path().join(name).display().to_string();
     // Certificates as URL parameters, the way buildctl's --tlscacert etc. map onto BUILDKIT_HOST.
@@ -434,4 +470,47 @@ fn docker_container_runner_reaches_buildkit_through_a_real_container() {
     // What docker said is part of the error, not lost on the side.
     assert!(stderr.contains("the dial helper said"), "{stderr}");
     assert!(stderr.contains("No such container"), "{stderr}");
+}
+
+#[test]
+fn docker_host_over_tls_uses_the_docker_cli_certificates() {
+    common::require_daemon();
+    let pki = pki(b"http/1.1");
+    let port = relay::tls_to_unix(pki.server.clone(), docker_socket());
+    // DOCKER_CERT_PATH holds ca.pem, cert.pem and key.pem, as `docker --tlsverify` expects.
+    let certs = pki.dir.path().join("docker-certs");
+    std::fs::create_dir_all(&certs).unwrap_or_else(|e| panic!("{e}"));
+    for (from, to) in [
+        ("ca.pem", "ca.pem"),
+        ("client.pem", "cert.pem"),
+        ("client-key.pem", "key.pem"),
+    ] {
+        std::fs::copy(pki.dir.path().join(from), certs.join(to)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let host = format!("tcp://127.0.0.1:{port}");
+    let cert_path = certs.display().to_string();
+    let env = [
+        ("DOCKER_HOST", host.as_str()),
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_CERT_PATH", cert_path.as_str()),
+        ("BUILDKIT_HOST", ""),
+    ];
+    let (code, stdout, stderr) = common::run_dirk(&["engine"], &env);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("docker daemon at tcp://127.0.0.1:{port} (TLS)")),
+        "{stdout}"
+    );
+    let s = Session::start_with(&[], &env);
+    let v = s.data(&format!(
+        r#"{{ container {{ from(address: {}) {{ withExec(args: ["echo", "over TLS"]) {{ stdout }} }} }} }}"#,
+        lit(BUSYBOX)
+    ));
+    assert_eq!(v["container"]["from"]["withExec"]["stdout"], "over TLS\n");
+    // Without DOCKER_TLS_VERIFY the same port does not answer as Docker.
+    let (code, _, stderr) = common::run_dirk(
+        &["engine"],
+        &[("DOCKER_HOST", &host), ("BUILDKIT_HOST", "")],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
 }

@@ -21,8 +21,13 @@ pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 pub enum DockerEndpoint {
     /// `unix:///var/run/docker.sock`
     Unix(PathBuf),
-    /// `tcp://host:port` (plain HTTP)
-    Tcp { host: String, port: u16 },
+    /// `tcp://host:port`: plain HTTP, or HTTPS when `DOCKER_TLS_VERIFY` is set (with `ca.pem`,
+    /// `cert.pem` and `key.pem` from `DOCKER_CERT_PATH`, else `~/.docker`), as the docker CLI does.
+    Tcp {
+        host: String,
+        port: u16,
+        tls: Option<TlsFiles>,
+    },
 }
 
 /// TLS material for a `tcp://` runner, as buildctl users give it.
@@ -131,7 +136,7 @@ impl Runner {
             }
         }
         if let Some(value) = get("DOCKER_HOST").filter(|v| !v.trim().is_empty()) {
-            let endpoint = parse_docker_host("DOCKER_HOST", &value)?;
+            let endpoint = parse_docker_host("DOCKER_HOST", &value, &get)?;
             return Ok(Runner {
                 address: RunnerAddress::Docker(endpoint),
                 origin: AddressOrigin {
@@ -164,8 +169,12 @@ impl fmt::Display for RunnerAddress {
             RunnerAddress::Docker(DockerEndpoint::Unix(p)) => {
                 write!(f, "docker daemon at unix://{}", p.display())
             }
-            RunnerAddress::Docker(DockerEndpoint::Tcp { host, port }) => {
-                write!(f, "docker daemon at tcp://{host}:{port}")
+            RunnerAddress::Docker(DockerEndpoint::Tcp { host, port, tls }) => {
+                write!(f, "docker daemon at tcp://{host}:{port}")?;
+                if tls.is_some() {
+                    write!(f, " (TLS)")?;
+                }
+                Ok(())
             }
             RunnerAddress::DockerContainer { name, .. } => write!(f, "docker-container://{name}"),
             RunnerAddress::PodmanContainer { name } => write!(f, "podman-container://{name}"),
@@ -306,7 +315,11 @@ fn parse_runner(
     }
 }
 
-fn parse_docker_host(variable: &str, value: &str) -> Result<DockerEndpoint, AddressError> {
+fn parse_docker_host(
+    variable: &str,
+    value: &str,
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<DockerEndpoint, AddressError> {
     let err = |reason: String| AddressError {
         variable: variable.into(),
         value: value.into(),
@@ -322,7 +335,21 @@ fn parse_docker_host(variable: &str, value: &str) -> Result<DockerEndpoint, Addr
         )),
         Some(("tcp", rest)) => {
             let (host, port) = parse_host_port(variable, value, rest)?;
-            Ok(DockerEndpoint::Tcp { host, port })
+            let verify = get("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty() && v != "0");
+            let tls = verify.then(|| {
+                let dir = get("DOCKER_CERT_PATH")
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+                    .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".docker")))
+                    .unwrap_or_else(|| PathBuf::from(".docker"));
+                TlsFiles {
+                    ca: Some(dir.join("ca.pem")),
+                    cert: Some(dir.join("cert.pem")),
+                    key: Some(dir.join("key.pem")),
+                    server_name: None,
+                }
+            });
+            Ok(DockerEndpoint::Tcp { host, port, tls })
         }
         Some((other, _)) => Err(err(format!(
             "Docker's embedded BuildKit is reached over unix:// or tcp://, not {other}://; for a remote Docker host use BUILDKIT_HOST=docker-container://NAME"
@@ -526,7 +553,26 @@ mod tests {
             runner(&[("DOCKER_HOST", "tcp://10.0.0.1:2375")]).map(|r| r.address),
             Ok(RunnerAddress::Docker(DockerEndpoint::Tcp {
                 host: "10.0.0.1".into(),
-                port: 2375
+                port: 2375,
+                tls: None,
+            }))
+        );
+        assert_eq!(
+            runner(&[
+                ("DOCKER_HOST", "tcp://docker.example:2376"),
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("DOCKER_CERT_PATH", "/certs"),
+            ])
+            .map(|r| r.address),
+            Ok(RunnerAddress::Docker(DockerEndpoint::Tcp {
+                host: "docker.example".into(),
+                port: 2376,
+                tls: Some(TlsFiles {
+                    ca: Some("/certs/ca.pem".into()),
+                    cert: Some("/certs/cert.pem".into()),
+                    key: Some("/certs/key.pem".into()),
+                    server_name: None,
+                }),
             }))
         );
         assert!(runner(&[("DOCKER_HOST", "npipe:////./pipe/docker_engine")]).is_err());

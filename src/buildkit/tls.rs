@@ -41,8 +41,9 @@ pub struct TlsClient {
 }
 
 impl TlsClient {
-    /// Reads the files in `tls` for a daemon at `host`.
-    pub fn new(host: &str, tls: &TlsFiles) -> Result<TlsClient, TlsError> {
+    /// Reads the files in `tls` for a daemon at `host` that speaks `protocol` (ALPN: `h2` for
+    /// BuildKit's gRPC, `http/1.1` for Docker's API).
+    pub fn new(host: &str, tls: &TlsFiles, protocol: &[u8]) -> Result<TlsClient, TlsError> {
         let mut roots = rustls::RootCertStore::empty();
         match &tls.ca {
             Some(path) => {
@@ -88,8 +89,7 @@ impl TlsClient {
             }
             _ => builder.with_no_client_auth(),
         };
-        // BuildKit serves gRPC, which over TLS is negotiated as HTTP/2.
-        config.alpn_protocols = vec![b"h2".to_vec()];
+        config.alpn_protocols = vec![protocol.to_vec()];
         let name = tls.server_name.clone().unwrap_or_else(|| host.to_owned());
         let server_name = pki_types::ServerName::try_from(name.clone())
             .map_err(|e| TlsError::Config(format!("invalid TLS server name {name:?}: {e}")))?;
@@ -119,7 +119,9 @@ mod tests {
             ca: Some(dir.path().join("nope.pem")),
             ..Default::default()
         };
-        let e = TlsClient::new("h", &missing).err().map(|e| e.to_string());
+        let e = TlsClient::new("h", &missing, b"h2")
+            .err()
+            .map(|e| e.to_string());
         assert!(
             e.as_deref()
                 .is_some_and(|m| m.contains("CA certificate") && m.contains("nope.pem")),
@@ -133,6 +135,7 @@ mod tests {
                 ca: Some(empty),
                 ..Default::default()
             },
+            b"h2",
         )
         .err()
         .map(|e| e.to_string());

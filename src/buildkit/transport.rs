@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use super::address::{DockerEndpoint, RunnerAddress};
+use super::address::{DockerEndpoint, RunnerAddress, TlsFiles};
 use super::tls::TlsClient;
 use bollard_buildkit_proto::moby::buildkit::v1 as control;
 use control::control_client::ControlClient;
@@ -224,9 +224,15 @@ async fn open_stream(
             let s = UnixStream::connect(path).await?;
             boxed(Box::new(TokioIo::new(docker_upgrade(s).await?)))
         }
-        RunnerAddress::Docker(DockerEndpoint::Tcp { host, port }) => {
+        RunnerAddress::Docker(DockerEndpoint::Tcp { host, port, .. }) => {
             let s = TcpStream::connect((host.as_str(), *port)).await?;
-            boxed(Box::new(TokioIo::new(docker_upgrade(s).await?)))
+            match tls {
+                Some(tls) => {
+                    let s = tls.connect(s).await?;
+                    boxed(Box::new(TokioIo::new(docker_upgrade(s).await?)))
+                }
+                None => boxed(Box::new(TokioIo::new(docker_upgrade(s).await?))),
+            }
         }
         other => {
             let argv = dial_stdio_command(other)
@@ -262,19 +268,27 @@ async fn open_stream(
 
 /// The TLS client for a `tcp://` address that asks for TLS.
 fn tls_for(address: &RunnerAddress) -> Result<Option<TlsClient>, TransportError> {
-    match address {
+    let (host, files, protocol): (&str, &TlsFiles, &[u8]) = match address {
+        // BuildKit serves gRPC: HTTP/2 from the start.
         RunnerAddress::Tcp {
             host,
             tls: Some(files),
             ..
-        } => TlsClient::new(host, files)
-            .map(Some)
-            .map_err(|e| TransportError::Unsupported {
-                address: address.to_string(),
-                reason: e.to_string(),
-            }),
-        _ => Ok(None),
-    }
+        } => (host, files, b"h2"),
+        // Docker's API is HTTP/1.1 until the /grpc upgrade.
+        RunnerAddress::Docker(DockerEndpoint::Tcp {
+            host,
+            tls: Some(files),
+            ..
+        }) => (host, files, b"http/1.1"),
+        _ => return Ok(None),
+    };
+    TlsClient::new(host, files, protocol)
+        .map(Some)
+        .map_err(|e| TransportError::Unsupported {
+            address: address.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Opens a gRPC channel to the daemon. The connection is made (and checked) before this returns,
