@@ -3,7 +3,8 @@
 #   - Debian's docker.io (its dockerd carries an embedded BuildKit), started if none answers;
 #   - a busybox image made locally from busybox-static (no registry needed to build it);
 #   - Debian's docker-registry on 127.0.0.1:5000, holding that image;
-#   - git and curl, which the tests use to serve repositories and check services;
+#   - git and curl, which the tests use to serve repositories and check services, and openssh-server,
+#     whose sshd (started by the tests themselves) carries DOCKER_HOST=ssh:// to the daemon;
 #   - a second dockerd from Debian trixie's docker.io 26.1.5 (BuildKit v0.13), unpacked into the state
 #     directory and listening on $DIRK_DOCKER26_SOCK, so that the suite runs on both BuildKit
 #     generations users have (bookworm's docker.io 20.10 carries BuildKit v0.8).
@@ -21,6 +22,7 @@ command -v docker-registry >/dev/null 2>&1 || need_pkgs+=(docker-registry)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+[ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive

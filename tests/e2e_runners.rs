@@ -514,3 +514,118 @@ fn docker_host_over_tls_uses_the_docker_cli_certificates() {
     );
     assert_eq!(code, Some(1), "{stderr}");
 }
+
+/// An sshd of the test's own on 127.0.0.1 that lets in one key as root, and an `ssh` on PATH that
+/// uses that key (what a user's ~/.ssh/config would say).
+struct OwnSshd {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OwnSshd {
+    fn start() -> OwnSshd {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        for key in ["host_key", "client_key"] {
+            let ok = std::process::Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f", &path(key)])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                ok,
+                "ssh-keygen failed (scripts/setup-engine.sh installs openssh-server)"
+            );
+        }
+        std::fs::copy(path("client_key.pub"), path("authorized_keys"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\nUsePAM no\nPidFile {}\n",
+            path("host_key"),
+            path("authorized_keys"),
+            path("sshd.pid")
+        );
+        std::fs::write(path("sshd_config"), config).unwrap_or_else(|e| panic!("{e}"));
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let child = std::process::Command::new("/usr/sbin/sshd")
+            .args(["-D", "-f", &path("sshd_config"), "-E", &path("sshd.log")])
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("starting sshd (scripts/setup-engine.sh installs openssh-server): {e}")
+            });
+        let wrapper = format!(
+            "#!/bin/sh\nexec /usr/bin/ssh -i '{}' -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \"$@\"\n",
+            path("client_key")
+        );
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(bin.join("ssh"), wrapper).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(bin.join("ssh"), std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "sshd did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        OwnSshd { dir, child, port }
+    }
+
+    fn path_env(&self) -> String {
+        format!(
+            "{}:{}",
+            self.dir.path().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+}
+
+impl Drop for OwnSshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn docker_host_over_ssh_reaches_the_remote_daemon() {
+    common::require_daemon();
+    let sshd = OwnSshd::start();
+    let host = format!("ssh://root@127.0.0.1:{}", sshd.port);
+    let path = sshd.path_env();
+    let env = [
+        ("DOCKER_HOST", host.as_str()),
+        ("PATH", path.as_str()),
+        ("BUILDKIT_HOST", ""),
+    ];
+    let (code, stdout, stderr) = common::run_dirk(&["engine"], &env);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("docker daemon at {host}")),
+        "{stdout}"
+    );
+    let s = Session::start_with(&[], &env);
+    let v = s.data(&format!(
+        r#"{{ container {{ from(address: {}) {{ withExec(args: ["echo", "over ssh"]) {{ stdout }} }} }} }}"#,
+        lit(BUSYBOX)
+    ));
+    assert_eq!(v["container"]["from"]["withExec"]["stdout"], "over ssh\n");
+    // A host that refuses: ssh's own words are in the error.
+    let refused = format!("ssh://nobody-here@127.0.0.1:{}", sshd.port);
+    let (code, _, stderr) = common::run_dirk(
+        &["engine"],
+        &[
+            ("DOCKER_HOST", refused.as_str()),
+            ("PATH", path.as_str()),
+            ("BUILDKIT_HOST", ""),
+        ],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("the dial helper said"), "{stderr}");
+}

@@ -28,6 +28,9 @@ pub enum DockerEndpoint {
         port: u16,
         tls: Option<TlsFiles>,
     },
+    /// `ssh://[user@]host[:port]`: the remote docker CLI's `docker system dial-stdio`, over ssh
+    /// (keys, agent and `~/.ssh/config` as ssh itself finds them), as the docker CLI does.
+    Ssh { target: String, port: Option<u16> },
 }
 
 /// TLS material for a `tcp://` runner, as buildctl users give it.
@@ -168,6 +171,13 @@ impl fmt::Display for RunnerAddress {
             }
             RunnerAddress::Docker(DockerEndpoint::Unix(p)) => {
                 write!(f, "docker daemon at unix://{}", p.display())
+            }
+            RunnerAddress::Docker(DockerEndpoint::Ssh { target, port }) => {
+                write!(f, "docker daemon at ssh://{target}")?;
+                if let Some(p) = port {
+                    write!(f, ":{p}")?;
+                }
+                Ok(())
             }
             RunnerAddress::Docker(DockerEndpoint::Tcp { host, port, tls }) => {
                 write!(f, "docker daemon at tcp://{host}:{port}")?;
@@ -351,8 +361,30 @@ fn parse_docker_host(
             });
             Ok(DockerEndpoint::Tcp { host, port, tls })
         }
+        Some(("ssh", rest)) => {
+            let rest = rest.trim_end_matches('/');
+            if rest.is_empty() || rest.contains('/') || rest.contains('?') {
+                return Err(err("expected ssh://[user@]host[:port]".into()));
+            }
+            let (user_host, port) = match rest.rsplit_once(':') {
+                Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => {
+                    let port = p
+                        .parse::<u16>()
+                        .map_err(|_| err(format!("invalid ssh port {p:?}")))?;
+                    (h, Some(port))
+                }
+                _ => (rest, None),
+            };
+            if user_host.is_empty() || user_host.ends_with('@') || user_host.starts_with('-') {
+                return Err(err("expected ssh://[user@]host[:port]".into()));
+            }
+            Ok(DockerEndpoint::Ssh {
+                target: user_host.to_owned(),
+                port,
+            })
+        }
         Some((other, _)) => Err(err(format!(
-            "Docker's embedded BuildKit is reached over unix:// or tcp://, not {other}://; for a remote Docker host use BUILDKIT_HOST=docker-container://NAME"
+            "Docker's embedded BuildKit is reached over unix://, tcp:// or ssh://, not {other}://"
         ))),
         None => Err(err(
             "expected unix:///path/to/docker.sock or tcp://host:port".into(),
@@ -575,6 +607,29 @@ mod tests {
                 }),
             }))
         );
+        assert_eq!(
+            runner(&[("DOCKER_HOST", "ssh://ci@build.example:2222")]).map(|r| r.address),
+            Ok(RunnerAddress::Docker(DockerEndpoint::Ssh {
+                target: "ci@build.example".into(),
+                port: Some(2222),
+            }))
+        );
+        assert_eq!(
+            runner(&[("DOCKER_HOST", "ssh://build.example")]).map(|r| r.address),
+            Ok(RunnerAddress::Docker(DockerEndpoint::Ssh {
+                target: "build.example".into(),
+                port: None,
+            }))
+        );
+        for bad in [
+            "ssh://",
+            "ssh://ci@",
+            "ssh://-oProxyCommand=x",
+            "ssh://h:99999",
+            "ssh://h/path",
+        ] {
+            assert!(runner(&[("DOCKER_HOST", bad)]).is_err(), "{bad}");
+        }
         assert!(runner(&[("DOCKER_HOST", "npipe:////./pipe/docker_engine")]).is_err());
         assert!(runner(&[("DOCKER_HOST", "/var/run/docker.sock")]).is_err());
     }

@@ -234,35 +234,59 @@ async fn open_stream(
                 None => boxed(Box::new(TokioIo::new(docker_upgrade(s).await?))),
             }
         }
+        RunnerAddress::Docker(DockerEndpoint::Ssh { target, port }) => {
+            // What the docker CLI does for ssh:// hosts: the remote docker CLI relays its daemon's API.
+            let mut argv = vec!["ssh".to_owned()];
+            if let Some(p) = port {
+                argv.extend(["-p".into(), p.to_string()]);
+            }
+            argv.extend([
+                "--".into(),
+                target.clone(),
+                "docker".into(),
+                "system".into(),
+                "dial-stdio".into(),
+            ]);
+            let helper = spawn_helper(&argv, helper_output)?;
+            boxed(Box::new(TokioIo::new(docker_upgrade(helper).await?)))
+        }
         other => {
             let argv = dial_stdio_command(other)
                 .ok_or_else(|| io::Error::other("no dial command for this address"))?;
-            let mut child = tokio::process::Command::new(&argv[0])
-                .args(&argv[1..])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| io::Error::new(e.kind(), format!("running {}: {e}", argv[0])))?;
-            if let Some(stderr) = child.stderr.take() {
-                let log = helper_output.clone();
-                tokio::spawn(async move {
-                    use tokio::io::AsyncBufReadExt;
-                    let mut lines = tokio::io::BufReader::new(stderr).lines();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        log.record(&line);
-                    }
-                });
-            }
-            let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
-                return Err(io::Error::other("the dial-stdio helper has no stdio"));
-            };
-            boxed(Box::new(ChildStream {
-                io: tokio::io::join(stdout, stdin),
-                _child: child,
-            }))
+            boxed(Box::new(spawn_helper(&argv, helper_output)?))
         }
+    })
+}
+
+/// Starts a helper whose stdin/stdout carry the connection; its stderr goes to `helper_output`.
+fn spawn_helper(argv: &[String], helper_output: &HelperOutput) -> io::Result<ChildStream> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| io::Error::other("an empty helper command"))?;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("running {program}: {e}")))?;
+    if let Some(stderr) = child.stderr.take() {
+        let log = helper_output.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.record(&line);
+            }
+        });
+    }
+    let (Some(stdout), Some(stdin)) = (child.stdout.take(), child.stdin.take()) else {
+        return Err(io::Error::other("the dial helper has no stdio"));
+    };
+    Ok(ChildStream {
+        io: tokio::io::join(stdout, stdin),
+        _child: child,
     })
 }
 
