@@ -217,3 +217,75 @@ fn a_daemon_that_dies_fails_in_flight_queries_fast_and_is_reconnected_when_back(
         "{after}"
     );
 }
+
+#[test]
+fn progress_continues_after_the_daemon_comes_back() {
+    common::require_daemon();
+    let dir = tempfile::Builder::new()
+        .prefix("dirk-fault")
+        .tempdir_in("/tmp")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut daemon = OwnDockerd::start(dir.path());
+    let host = format!("unix://{}", daemon.socket().display());
+    let marker = common::unique();
+    let flag = |name: &str| dir.path().join(name).display().to_string();
+    // A client that runs one pipeline, waits while the test kills and restarts the daemon (asking
+    // once in between, which finds it gone), then runs another.
+    let query = |text: &str| {
+        format!(
+            r#"q '{{"query":"{{ container {{ from(address: \"{BUSYBOX}\") {{ withExec(args: [\"echo\", \"{text}\"]) {{ stdout }} }} }} }}"}}'"#
+        )
+    };
+    let script = format!(
+        "q() {{ curl -s -u \"$DAGGER_SESSION_TOKEN:\" -H content-type:application/json -d \"$1\" http://127.0.0.1:$DAGGER_SESSION_PORT/query; echo; }}\n{}\ntouch '{}'\nwhile [ ! -f '{}' ]; do sleep 0.1; done\n{}\ntouch '{}'\nwhile [ ! -f '{}' ]; do sleep 0.1; done\n{}\n",
+        query(&format!("before-{marker}")),
+        flag("ready"),
+        flag("killed"),
+        query("while-away"),
+        flag("asked"),
+        flag("back"),
+        query(&format!("after-{marker}")),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_dirk"))
+        .args(["run", "--progress", "plain", "--", "sh", "-c", &script])
+        .env("DOCKER_HOST", &host)
+        .env_remove("BUILDKIT_HOST")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running dirk run: {e}"));
+    let wait_for = |name: &str| {
+        let start = Instant::now();
+        while !dir.path().join(name).exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the client never got to {name}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("ready");
+    daemon.kill();
+    std::fs::write(dir.path().join("killed"), "").unwrap_or_else(|e| panic!("{e}"));
+    wait_for("asked");
+    daemon.run();
+    std::fs::write(dir.path().join("back"), "").unwrap_or_else(|e| panic!("{e}"));
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for dirk run: {e}"));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(&format!("after-{marker}\\n")), "{stdout}");
+    // Both pipelines show in the progress, the one after the reconnect too.
+    assert!(
+        stderr.contains(&format!("exec echo before-{marker}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("exec echo after-{marker}")),
+        "{stderr}"
+    );
+}

@@ -30,6 +30,8 @@ pub struct ReconnectingEngine {
     /// The engine of the latest session, which answers what the daemon supports while it is away.
     latest: RwLock<Arc<GatewayBuild>>,
     reconnecting: tokio::sync::Mutex<()>,
+    /// Counts connections; dropped when the engine closes, which ends progress watchers.
+    generation: std::sync::Mutex<Option<tokio::sync::watch::Sender<u64>>>,
 }
 
 impl ReconnectingEngine {
@@ -48,6 +50,7 @@ impl ReconnectingEngine {
             latest: RwLock::new(session.engine.clone()),
             current: RwLock::new(Some(Arc::new(session))),
             reconnecting: tokio::sync::Mutex::new(()),
+            generation: std::sync::Mutex::new(Some(tokio::sync::watch::channel(0).0)),
         })
     }
 
@@ -102,6 +105,11 @@ impl ReconnectingEngine {
         if let Ok(mut current) = self.current.write() {
             *current = Some(session.clone());
         }
+        if let Ok(generation) = self.generation.lock()
+            && let Some(tx) = generation.as_ref()
+        {
+            tx.send_modify(|n| *n += 1);
+        }
         Ok(session)
     }
 
@@ -126,8 +134,48 @@ impl ReconnectingEngine {
         }
     }
 
+    /// The daemon's progress for this session, across reconnects: when a connection is lost the
+    /// stream goes on with the next one; it ends when the engine closes.
+    pub fn watch_status(
+        self: &Arc<Self>,
+    ) -> tokio::sync::mpsc::Receiver<super::status::StatusEvent> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let generation = self
+            .generation
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|tx| tx.subscribe()));
+        let Some(mut generation) = generation else {
+            return rx;
+        };
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                generation.mark_unchanged();
+                let live = engine.upgrade().and_then(|e| e.session());
+                if let Some(live) = live {
+                    let mut raw = live.watch_status();
+                    drop(live);
+                    while let Some(event) = raw.recv().await {
+                        if tx.send(event).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                // This connection's stream ended: wait for the next connection, or the end.
+                if generation.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+
     /// Ends the current BuildKit session, waiting at most `timeout`.
     pub async fn close(&self, timeout: Duration) {
+        if let Ok(mut generation) = self.generation.lock() {
+            generation.take();
+        }
         let current = self.current.write().ok().and_then(|mut c| c.take());
         if let Some(session) = current {
             match Arc::try_unwrap(session) {

@@ -171,10 +171,7 @@ impl Session {
 
     /// The daemon's progress for this session's pipelines, with secret values masked.
     pub fn watch_status(&self) -> tokio::sync::mpsc::Receiver<StatusEvent> {
-        let Some(live) = self.buildkit.session() else {
-            return tokio::sync::mpsc::channel(1).1;
-        };
-        let mut raw = live.watch_status();
+        let mut raw = self.buildkit.watch_status();
         let secrets = self.secrets.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(async move {
