@@ -315,3 +315,27 @@ fn oversized_and_overdeep_requests_are_refused_clearly() {
         "linux/amd64"
     );
 }
+
+#[test]
+fn publishing_shows_its_pushes_in_progress() {
+    common::require_daemon();
+    let marker = common::unique();
+    let target = format!(
+        "127.0.0.1:5000/dirk-test/progress-{}:v1",
+        marker.replace(['-', '_'], "")
+    );
+    let q = format!(
+        r#"{{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withNewFile(path: "/m", contents: {}) {{ publish(address: {}) }} }} }} }}"#,
+        common::lit(&marker),
+        common::lit(&target)
+    );
+    let (code, stdout, stderr) = common::run_dirk(&["query", "--progress", "plain", &q], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains(&format!("{target}@sha256:")), "{stdout}");
+    for step in ["authenticate", "layer ", "config ", "manifest v1"] {
+        assert!(
+            stderr.contains(&format!("push {target}: {step}")),
+            "{step}: {stderr}"
+        );
+    }
+}

@@ -18,6 +18,7 @@ pub mod layers;
 pub mod oci;
 pub mod paths;
 pub mod patterns;
+pub mod progress;
 pub mod publish;
 pub mod registry;
 pub mod runtime;

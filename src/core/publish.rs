@@ -13,6 +13,12 @@ use super::oci::{BuiltImage, ImageFormat, build_image, image_index};
 use super::runtime::Runtime;
 use crate::distribution::Repository;
 
+/// The first 12 hex digits of a digest, as Docker shows them.
+fn short(digest: &str) -> &str {
+    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
+    &hex[..hex.len().min(12)]
+}
+
 /// Exports `main` and `variants` (distinct platforms) and builds one image for each, in `work`.
 pub async fn build_images(
     rt: &Runtime,
@@ -87,33 +93,54 @@ impl Container {
             .registry_auth()
             .credentials(&reference.domain, rt.secrets(), |k| std::env::var(k).ok());
         let mut repo = Repository::new(&reference.domain, &reference.path, credentials);
-        repo.authenticate().await.map_err(failed)?;
+        let name = reference.name_and_tag();
+        let step = |what: String| rt.progress().start(format!("push {name}: {what}"));
+        step("authenticate".into())
+            .finish(repo.authenticate().await)
+            .map_err(failed)?;
         for image in &images {
-            repo.push_blob_file(&image.layer.digest, image.layer.size, &image.layer_path)
-                .await
-                .map_err(failed)?;
-            repo.push_blob_bytes(&image.config.digest, &image.config_json)
-                .await
+            let layer = &image.layer;
+            step(format!(
+                "layer {} ({:.1} MB, {})",
+                short(&layer.digest),
+                layer.size as f64 / 1e6,
+                image.platform
+            ))
+            .finish(
+                repo.push_blob_file(&layer.digest, layer.size, &image.layer_path)
+                    .await,
+            )
+            .map_err(failed)?;
+            step(format!("config {}", short(&image.config.digest)))
+                .finish(
+                    repo.push_blob_bytes(&image.config.digest, &image.config_json)
+                        .await,
+                )
                 .map_err(failed)?;
         }
         let digest = match images.as_slice() {
-            [one] => repo
-                .push_manifest(&tag, one.manifest.media_type, &one.manifest_json)
-                .await
+            [one] => step(format!("manifest {tag}"))
+                .finish(
+                    repo.push_manifest(&tag, one.manifest.media_type, &one.manifest_json)
+                        .await,
+                )
                 .map_err(failed)?,
             many => {
                 for image in many {
-                    repo.push_manifest(
-                        &image.manifest.digest,
-                        image.manifest.media_type,
-                        &image.manifest_json,
-                    )
-                    .await
-                    .map_err(failed)?;
+                    step(format!("manifest for {}", image.platform))
+                        .finish(
+                            repo.push_manifest(
+                                &image.manifest.digest,
+                                image.manifest.media_type,
+                                &image.manifest_json,
+                            )
+                            .await,
+                        )
+                        .map_err(failed)?;
                 }
                 let (index, json) = image_index(many, format)?;
-                repo.push_manifest(&tag, index.media_type, &json)
-                    .await
+                step(format!("index {tag}"))
+                    .finish(repo.push_manifest(&tag, index.media_type, &json).await)
                     .map_err(failed)?
             }
         };

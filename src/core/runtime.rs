@@ -10,6 +10,7 @@ use super::export::ExportSlot;
 use super::git::GitPins;
 use super::host::Host;
 use super::image::{ImageConfig, ImageRef};
+use super::progress::ProgressSink;
 use super::registry::RegistryAuth;
 use super::secret::SecretStore;
 use crate::llb::{LocalSource, Platform, State};
@@ -48,6 +49,7 @@ pub struct Runtime {
     exports: Arc<ExportSlot>,
     registry: Arc<RegistryAuth>,
     git_pins: GitPins,
+    progress: ProgressSink,
 }
 
 impl Runtime {
@@ -75,7 +77,13 @@ impl Runtime {
             exports: Arc::default(),
             registry: Arc::default(),
             git_pins: GitPins::default(),
+            progress: ProgressSink::default(),
         }
+    }
+
+    /// Where steps the session carries out itself are announced.
+    pub fn progress(&self) -> &ProgressSink {
+        &self.progress
     }
 
     /// The commits this session pinned git branches and tags to.

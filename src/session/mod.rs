@@ -72,6 +72,18 @@ pub struct Session {
     server: JoinHandle<()>,
 }
 
+/// A step the session ran itself, as a progress event.
+fn local_event(step: crate::core::progress::LocalStep) -> StatusEvent {
+    StatusEvent::Step(crate::buildkit::status::StepStatus {
+        digest: step.id,
+        name: step.name,
+        cached: false,
+        started: Some(step.started),
+        completed: step.completed,
+        error: step.error.unwrap_or_default(),
+    })
+}
+
 /// A fresh random session token (128 bits, hex).
 pub fn new_token() -> String {
     use rand::RngCore;
@@ -170,14 +182,31 @@ impl Session {
     }
 
     /// The daemon's progress for this session's pipelines, with secret values masked.
+    /// Steps the session runs itself (registry pushes) come in the same stream.
     pub fn watch_status(&self) -> tokio::sync::mpsc::Receiver<StatusEvent> {
         let mut raw = self.buildkit.watch_status();
+        let mut local = Some(self.state.rt.progress().subscribe());
         let secrets = self.secrets.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(async move {
-            while let Some(event) = raw.recv().await {
-                let event = event.map_text(|t| secrets.scrub(t));
-                if tx.send(event).await.is_err() {
+            loop {
+                let event = tokio::select! {
+                    event = raw.recv() => match event {
+                        Some(event) => event,
+                        // The daemon's stream ends with the session: so does this one.
+                        None => return,
+                    },
+                    step = async { local.as_mut()?.recv().await.map_err(|e| matches!(e, tokio::sync::broadcast::error::RecvError::Closed)).into() }, if local.is_some() => match step {
+                        Some(Ok(step)) => local_event(step),
+                        // Fell behind: some local steps are not shown.
+                        Some(Err(false)) => continue,
+                        _ => {
+                            local = None;
+                            continue;
+                        }
+                    },
+                };
+                if tx.send(event.map_text(|t| secrets.scrub(t))).await.is_err() {
                     return;
                 }
             }
