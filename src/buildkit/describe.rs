@@ -7,7 +7,7 @@ use control::control_client::ControlClient;
 use super::address::Runner;
 use super::attach::Attachables;
 use super::session::SessionIdentity;
-use super::{BuildkitSession, ConnectError, transport};
+use super::{BuildkitSession, ConnectError};
 use crate::llb::Platform;
 
 /// LLB capabilities dirk looks for, and what each one gives.
@@ -58,7 +58,7 @@ pub struct EngineReport {
 pub async fn describe(runner: Runner) -> Result<EngineReport, ConnectError> {
     let address = runner.address.to_string();
     let origin = format!("{}={}", runner.origin.variable, runner.origin.value);
-    let channel = transport::connect(&runner.address).await?;
+    let channel = super::reach(&runner).await?;
     let mut control = ControlClient::new(channel);
     let version = control
         .info(control::InfoRequest {})

@@ -37,6 +37,28 @@ pub enum ConnectError {
     },
 }
 
+/// Reaches `runner`; when nothing was configured and the local Docker socket does not answer,
+/// the error lists what was looked at and how to point dirk at a daemon.
+pub async fn reach(
+    runner: &Runner,
+) -> Result<tonic::transport::Channel, transport::TransportError> {
+    transport::connect(&runner.address).await.map_err(|e| {
+        if runner.origin.variable != "default" {
+            return e;
+        }
+        let tried = "no runner is configured: _EXPERIMENTAL_DAGGER_RUNNER_HOST, BUILDKIT_HOST and DOCKER_HOST are unset, so dirk tried the local Docker socket; start Docker there, or set BUILDKIT_HOST to unix://PATH, tcp://HOST:PORT, docker-container://NAME, podman-container://NAME or kube-pod://POD, or DOCKER_HOST to a Docker daemon (unix://, tcp://, ssh://)";
+        match e {
+            transport::TransportError::Unreachable { address, reason } => {
+                transport::TransportError::Unreachable {
+                    address,
+                    reason: format!("{reason}; {tried}"),
+                }
+            }
+            other => other,
+        }
+    })
+}
+
 /// A live session with a BuildKit daemon.
 pub struct BuildkitSession {
     /// The engine that solves graphs for this session.
@@ -54,7 +76,7 @@ impl BuildkitSession {
         attachables: Attachables,
     ) -> Result<BuildkitSession, ConnectError> {
         let address = runner.address.to_string();
-        let channel = transport::connect(&runner.address).await?;
+        let channel = reach(&runner).await?;
         let tunnel = SessionTunnel::open(channel.clone(), identity, attachables)
             .await
             .map_err(|s| ConnectError::Session {
@@ -81,5 +103,50 @@ impl BuildkitSession {
     pub async fn close(mut self, timeout: Duration) {
         self.engine.finish(timeout).await;
         self.tunnel.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address::{AddressOrigin, DockerEndpoint, RunnerAddress};
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unconfigured_runner_that_is_missing_says_what_was_tried() {
+        let runner = Runner {
+            address: RunnerAddress::Docker(DockerEndpoint::Unix("/nonexistent/docker.sock".into())),
+            origin: AddressOrigin {
+                variable: "default".into(),
+                value: "unix:///nonexistent/docker.sock".into(),
+            },
+        };
+        let message = reach(&runner)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        for part in [
+            "/nonexistent/docker.sock",
+            "BUILDKIT_HOST",
+            "DOCKER_HOST",
+            "_EXPERIMENTAL_DAGGER_RUNNER_HOST",
+            "start Docker",
+        ] {
+            assert!(message.contains(part), "{part}: {message}");
+        }
+        // A runner the user named is reported as it is.
+        let named = Runner {
+            origin: AddressOrigin {
+                variable: "DOCKER_HOST".into(),
+                value: "unix:///nonexistent/docker.sock".into(),
+            },
+            ..runner
+        };
+        let message = reach(&named)
+            .await
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(!message.contains("no runner is configured"), "{message}");
     }
 }
