@@ -78,9 +78,14 @@ pub struct GatewayBuild {
     solving: Arc<tokio::sync::Semaphore>,
 }
 
-/// How many solves one session sends the daemon at once. More gain nothing on a daemon with a
-/// few cores, and older daemons fail shared steps under heavy concurrency.
-const MAX_CONCURRENT_SOLVES: usize = 16;
+/// How many solves one session sends the daemon at once: twice the machine's cores, between 4 and
+/// 16. More gain nothing, and older daemons fail shared steps under heavy concurrency (BuildKit
+/// v0.8's flightcontrol errors; bookworm's runc has been seen to deadlock starting many containers
+/// at once).
+fn max_concurrent_solves() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 2).clamp(4, 16)
+}
 
 /// Parses the vertex digest out of a BuildKit error's details, when it carries one.
 pub fn failed_vertex(status: &Status) -> Option<String> {
@@ -220,7 +225,7 @@ impl GatewayBuild {
             caps,
             inflight: Mutex::new(HashMap::new()),
             reads: Mutex::new(HashMap::new()),
-            solving: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SOLVES)),
+            solving: Arc::new(tokio::sync::Semaphore::new(max_concurrent_solves())),
         })
     }
 
