@@ -157,15 +157,22 @@ fn echo(s: &Session, text: &str) -> serde_json::Value {
     ))
 }
 
-#[test]
-fn a_daemon_that_dies_fails_in_flight_queries_fast_and_is_reconnected_when_back() {
+/// A dockerd of the test's own in a fresh directory, and its `DOCKER_HOST` value.
+fn own_daemon() -> (tempfile::TempDir, OwnDockerd, String) {
     common::require_daemon();
+    // Short paths: the daemon's sockets live under this directory.
     let dir = tempfile::Builder::new()
         .prefix("dirk-fault")
         .tempdir_in("/tmp")
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut daemon = OwnDockerd::start(dir.path());
+    let daemon = OwnDockerd::start(dir.path());
     let host = format!("unix://{}", daemon.socket().display());
+    (dir, daemon, host)
+}
+
+#[test]
+fn a_daemon_that_dies_fails_in_flight_queries_fast_and_is_reconnected_when_back() {
+    let (_dir, mut daemon, host) = own_daemon();
     let s = Session::start_with(&[], &[("DOCKER_HOST", &host), ("BUILDKIT_HOST", "")]);
     let before = echo(&s, "before");
     assert_eq!(
@@ -220,13 +227,7 @@ fn a_daemon_that_dies_fails_in_flight_queries_fast_and_is_reconnected_when_back(
 
 #[test]
 fn progress_continues_after_the_daemon_comes_back() {
-    common::require_daemon();
-    let dir = tempfile::Builder::new()
-        .prefix("dirk-fault")
-        .tempdir_in("/tmp")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut daemon = OwnDockerd::start(dir.path());
-    let host = format!("unix://{}", daemon.socket().display());
+    let (dir, mut daemon, host) = own_daemon();
     let marker = common::unique();
     let flag = |name: &str| dir.path().join(name).display().to_string();
     // A client that runs one pipeline, waits while the test kills and restarts the daemon (asking

@@ -121,18 +121,20 @@ mod relay {
         });
     }
 
-    /// Serves TLS on 127.0.0.1, relaying the bytes of each connection to the unix socket `target`
-    /// (a Docker API behind TLS, as `dockerd --tlsverify` serves it); returns the port.
-    pub fn tls_to_unix(
-        tls: Arc<tokio_rustls::rustls::ServerConfig>,
-        target: std::path::PathBuf,
-    ) -> u16 {
+    /// Accepts connections on 127.0.0.1 in a background thread, handing each (as a TLS stream when
+    /// `tls` is given) to `serve`; returns the port.
+    fn serve_tcp<F, Fut>(tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>, serve: F) -> u16
+    where
+        F: Fn(Box<dyn Conn>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let std_listener =
             std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let port = std_listener
             .local_addr()
             .map(|a| a.port())
             .unwrap_or_default();
+        let serve = Arc::new(serve);
         std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
             rt.block_on(async move {
@@ -140,16 +142,17 @@ mod relay {
                 let listener = tokio::net::TcpListener::from_std(std_listener)
                     .unwrap_or_else(|e| panic!("{e}"));
                 while let Ok((conn, _)) = listener.accept().await {
-                    let (acceptor, target) =
-                        (tokio_rustls::TlsAcceptor::from(tls.clone()), target.clone());
+                    let (tls, serve) = (tls.clone(), serve.clone());
                     tokio::spawn(async move {
-                        let (Ok(mut stream), Ok(mut docker)) = (
-                            acceptor.accept(conn).await,
-                            tokio::net::UnixStream::connect(&target).await,
-                        ) else {
-                            return;
-                        };
-                        let _ = tokio::io::copy_bidirectional(&mut stream, &mut docker).await;
+                        match tls {
+                            None => serve(Box::new(conn)).await,
+                            Some(config) => {
+                                let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                                if let Ok(stream) = acceptor.accept(conn).await {
+                                    serve(Box::new(stream)).await;
+                                }
+                            }
+                        }
                     });
                 }
             });
@@ -157,38 +160,30 @@ mod relay {
         port
     }
 
-    /// Serves on 127.0.0.1 (with TLS when `tls` is given); returns the port.
-    pub fn tcp(tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>) -> u16 {
-        let std_listener =
-            std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        let port = std_listener
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or_default();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
-            rt.block_on(async move {
-                let _ = std_listener.set_nonblocking(true);
-                let listener = tokio::net::TcpListener::from_std(std_listener)
-                    .unwrap_or_else(|e| panic!("{e}"));
-                while let Ok((conn, _)) = listener.accept().await {
-                    match &tls {
-                        None => {
-                            tokio::spawn(pipe(conn));
-                        }
-                        Some(config) => {
-                            let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
-                            tokio::spawn(async move {
-                                if let Ok(stream) = acceptor.accept(conn).await {
-                                    pipe(stream).await;
-                                }
-                            });
-                        }
-                    }
+    /// A connection the relays serve.
+    pub trait Conn: AsyncRead + AsyncWrite + Unpin + Send {}
+    impl<T: AsyncRead + AsyncWrite + Unpin + Send> Conn for T {}
+
+    /// Serves TLS on 127.0.0.1, relaying the bytes of each connection to the unix socket `target`
+    /// (a Docker API behind TLS, as `dockerd --tlsverify` serves it); returns the port.
+    pub fn tls_to_unix(
+        tls: Arc<tokio_rustls::rustls::ServerConfig>,
+        target: std::path::PathBuf,
+    ) -> u16 {
+        serve_tcp(Some(tls), move |mut conn| {
+            let target = target.clone();
+            async move {
+                if let Ok(mut docker) = tokio::net::UnixStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut conn, &mut docker).await;
                 }
-            });
-        });
-        port
+            }
+        })
+    }
+
+    /// Serves on 127.0.0.1 (with TLS when `tls` is given) through `dirk dial-stdio`; returns the
+    /// port.
+    pub fn tcp(tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>) -> u16 {
+        serve_tcp(tls, pipe)
     }
 }
 
