@@ -201,3 +201,52 @@ fn publishes_need_credentials_and_get_them() {
     // The password never shows in what the session answered.
     assert!(!v.to_string().contains(&password));
 }
+
+#[test]
+fn credential_helpers_named_in_the_docker_config_are_asked() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let password = format!("pw-{}", common::unique());
+    let registry = auth_registry(dir.path(), &password, false);
+    // A credential helper, as `docker login` with a helper leaves them: a program on PATH that
+    // reads the server address and answers JSON.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+    let asked = dir.path().join("asked");
+    let helper = bin.join("docker-credential-dirktest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\ncat > '{}'\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{password}\"}}' \"$(cat '{}')\"\n",
+            asked.display(),
+            asked.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let config_dir = dir.path().join("docker-config");
+    std::fs::create_dir_all(&config_dir).unwrap_or_else(|e| panic!("{e}"));
+    let config = serde_json::json!({ "credHelpers": { registry.address.clone(): "dirktest" } });
+    std::fs::write(config_dir.join("config.json"), config.to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let s = Session::start_with(
+        &[],
+        &[
+            ("DOCKER_CONFIG", &config_dir.to_string_lossy()),
+            ("PATH", &path),
+        ],
+    );
+    let v = s.data(&pull(&registry.address, None));
+    assert_eq!(v["container"]["from"]["withExec"]["stdout"], "pulled\n");
+    assert_eq!(
+        std::fs::read_to_string(&asked).unwrap_or_default(),
+        registry.address,
+        "the helper is asked for the registry's address"
+    );
+}

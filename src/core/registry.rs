@@ -80,13 +80,65 @@ fn docker_config_path(env: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> 
     }
 }
 
-/// Credentials for `host` in the Docker configuration's `auths`.
+/// Asks credential helper `docker-credential-NAME` (found on `PATH`) for `host`, as the docker
+/// CLI does: the server address on standard input, `{"Username", "Secret"}` on standard output.
+fn helper_credentials(name: &str, host: &str) -> Option<(String, String)> {
+    use std::io::Write;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return None;
+    }
+    let program = format!("docker-credential-{name}");
+    let mut child = std::process::Command::new(&program)
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(
+            |e| tracing::debug!(helper = %program, error = %e, "credential helper unavailable"),
+        )
+        .ok()?;
+    // Docker Hub's entries are stored under the v1 index address.
+    let server = if host == DOCKER_HUB {
+        "https://index.docker.io/v1/"
+    } else {
+        host
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() {
+        tracing::debug!(helper = %program, %host, "credential helper has nothing for this registry");
+        return None;
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let user = answer.get("Username")?.as_str()?;
+    let secret = answer.get("Secret")?.as_str()?;
+    Some((user.to_owned(), secret.to_owned()))
+}
+
+/// Credentials for `host` from the Docker configuration: its credential helper for that registry
+/// (`credHelpers`), else its default store (`credsStore`), else the entries under `auths`.
 fn docker_config_credentials(
     host: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> Option<(String, String)> {
     let text = std::fs::read_to_string(docker_config_path(&env)?).ok()?;
     let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let helper = config
+        .get("credHelpers")
+        .and_then(|h| h.as_object())
+        .and_then(|h| h.iter().find(|(k, _)| registry_host(k) == host))
+        .and_then(|(_, v)| v.as_str())
+        .or_else(|| config.get("credsStore").and_then(|s| s.as_str()));
+    if let Some(found) = helper.and_then(|name| helper_credentials(name, host)) {
+        return Some(found);
+    }
     let auths = config.get("auths")?.as_object()?;
     let entry = auths
         .iter()
