@@ -191,3 +191,76 @@ fn container_export_is_an_image_docker_loads() {
     ));
     assert!(common::message(&e).contains("forcedCompression"), "{e}");
 }
+
+/// A registry blob or manifest from the test registry.
+fn registry_get(path: &str, accept: &str) -> Vec<u8> {
+    let response = ureq::get(&format!("http://127.0.0.1:5000{path}"))
+        .set("Accept", accept)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut body)
+        .unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    body
+}
+
+#[test]
+fn zstd_layers_are_published_as_zstd_and_hold_the_filesystem() {
+    let s = Session::start();
+    let marker = unique();
+    let repo = format!("dirk-test/zstd-{}", marker.replace(['-', '_'], ""));
+    let v = s.data(&format!(
+        r#"{{ container {{ from(address: {}) {{ withNewFile(path: "/zstd-marker", contents: {}) {{ publish(address: {}, forcedCompression: Zstd) }} }} }} }}"#,
+        lit(BUSYBOX),
+        lit(&marker),
+        lit(&format!("127.0.0.1:5000/{repo}:v1"))
+    ));
+    let published = v["container"]["from"]["withNewFile"]["publish"]
+        .as_str()
+        .unwrap_or_default();
+    let digest = published
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .unwrap_or_default();
+    let manifest: serde_json::Value = serde_json::from_slice(&registry_get(
+        &format!("/v2/{repo}/manifests/{digest}"),
+        "application/vnd.oci.image.manifest.v1+json",
+    ))
+    .unwrap_or_default();
+    let layer = &manifest["layers"][0];
+    assert_eq!(
+        layer["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
+        "{manifest}"
+    );
+    // The blob is a zstd stream of a tar that holds the file.
+    let blob = registry_get(
+        &format!(
+            "/v2/{repo}/blobs/{}",
+            layer["digest"].as_str().unwrap_or_default()
+        ),
+        "*/*",
+    );
+    let decoder =
+        ruzstd::decoding::StreamingDecoder::new(&blob[..]).unwrap_or_else(|e| panic!("{e}"));
+    let mut archive = tar::Archive::new(decoder);
+    let mut found = None;
+    for entry in archive.entries().unwrap_or_else(|e| panic!("{e}")) {
+        let mut entry = entry.unwrap_or_else(|e| panic!("{e}"));
+        if entry
+            .path()
+            .map(|p| p.ends_with("zstd-marker"))
+            .unwrap_or(false)
+        {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut entry, &mut text);
+            found = Some(text);
+        }
+    }
+    assert_eq!(found.as_deref(), Some(marker.as_str()));
+    // Docker's media types have no zstd layer: a clear error, before anything is pushed.
+    let e = s.error(&format!(
+        r#"{{ container {{ from(address: {}) {{ publish(address: "127.0.0.1:5000/x:y", forcedCompression: Zstd, mediaTypes: DockerMediaTypes) }} }} }}"#,
+        lit(BUSYBOX)
+    ));
+    assert!(common::message(&e).contains("OCIMediaTypes"), "{e}");
+}

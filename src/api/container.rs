@@ -8,7 +8,7 @@ use super::field;
 use super::query::NameValue;
 use super::resolve::{Args, Resolver, object, objects, opt_string, opt_strings, value};
 use crate::core::dockerfile::DockerBuild;
-use crate::core::oci::ImageFormat;
+use crate::core::oci::{ImageFormat, LayerCompression};
 use crate::core::{Container, ExecOptions};
 use crate::llb::CacheSharing;
 
@@ -48,25 +48,20 @@ fn image_options(st: &ApiState, a: &Args) -> Result<(Vec<Container>, ImageFormat
         .iter()
         .map(|id| st.ids.container("platformVariants", id))
         .collect::<Result<Vec<_>, _>>()?;
-    let gzip = match a.opt_enum("forcedCompression")?.as_deref() {
-        None | Some("Gzip") => true,
-        Some("Uncompressed") => false,
+    let compression = match a.opt_enum("forcedCompression")?.as_deref() {
+        None | Some("Gzip") => LayerCompression::Gzip,
+        Some("Zstd") => LayerCompression::Zstd,
+        Some("Uncompressed") => LayerCompression::Uncompressed,
         Some(other) => {
             return Err(ApiError::invalid_arg(
                 "forcedCompression",
                 other,
-                "dirk writes Gzip or Uncompressed layers",
+                "dirk writes Gzip, Zstd or Uncompressed layers (eStargz is not supported)",
             ));
         }
     };
     let docker_media_types = a.opt_enum("mediaTypes")?.as_deref() == Some("DockerMediaTypes");
-    Ok((
-        variants,
-        ImageFormat {
-            docker_media_types,
-            gzip,
-        },
-    ))
+    Ok((variants, ImageFormat::new(docker_media_types, compression)?))
 }
 
 /// The Dockerfile build options shared by `Container.build` and `Directory.dockerBuild`.

@@ -22,6 +22,8 @@ struct MediaTypes {
     config: &'static str,
     layer: &'static str,
     layer_gzip: &'static str,
+    /// Docker's media types have no zstd layer.
+    layer_zstd: Option<&'static str>,
 }
 
 const OCI: MediaTypes = MediaTypes {
@@ -30,6 +32,7 @@ const OCI: MediaTypes = MediaTypes {
     config: "application/vnd.oci.image.config.v1+json",
     layer: "application/vnd.oci.image.layer.v1.tar",
     layer_gzip: "application/vnd.oci.image.layer.v1.tar+gzip",
+    layer_zstd: Some("application/vnd.oci.image.layer.v1.tar+zstd"),
 };
 
 const DOCKER: MediaTypes = MediaTypes {
@@ -38,20 +41,53 @@ const DOCKER: MediaTypes = MediaTypes {
     config: "application/vnd.docker.container.image.v1+json",
     layer: "application/vnd.docker.image.rootfs.diff.tar",
     layer_gzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    layer_zstd: None,
 };
+
+/// How a layer's tar is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LayerCompression {
+    Uncompressed,
+    #[default]
+    Gzip,
+    Zstd,
+}
 
 /// How image layers are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageFormat {
     /// Docker's media types instead of OCI's.
     pub docker_media_types: bool,
-    /// Gzip the layer (the default) or store it as a plain tar.
-    pub gzip: bool,
+    pub compression: LayerCompression,
 }
 
 impl ImageFormat {
+    /// Checks that the media type family has a layer type for the compression.
+    pub fn new(docker_media_types: bool, compression: LayerCompression) -> CoreResult<ImageFormat> {
+        if docker_media_types && compression == LayerCompression::Zstd {
+            return Err(CoreError::invalid(
+                "forcedCompression",
+                "Zstd",
+                "Docker's media types have no zstd layer type; use mediaTypes: OCIMediaTypes",
+            ));
+        }
+        Ok(ImageFormat {
+            docker_media_types,
+            compression,
+        })
+    }
+
     fn types(&self) -> MediaTypes {
         if self.docker_media_types { DOCKER } else { OCI }
+    }
+
+    fn layer_type(&self) -> &'static str {
+        let types = self.types();
+        match self.compression {
+            LayerCompression::Uncompressed => types.layer,
+            LayerCompression::Gzip => types.layer_gzip,
+            LayerCompression::Zstd => types.layer_zstd.unwrap_or(types.layer_gzip),
+        }
     }
 }
 
@@ -139,11 +175,31 @@ impl<W> Hashing<W> {
 
 /// Writes the layer blob for filesystem tarball `tar` to `out`; returns (digest, size) of the blob
 /// and the diff ID (digest of the uncompressed tar).
-fn write_layer(tar: &Path, out: &Path, gzip: bool) -> CoreResult<(String, u64, String)> {
+fn write_layer(
+    tar: &Path,
+    out: &Path,
+    compression: LayerCompression,
+) -> CoreResult<(String, u64, String)> {
     let mut input = File::open(tar).map_err(|e| io_error(tar, e))?;
     let file = File::create(out).map_err(|e| io_error(out, e))?;
     let blob = Hashing::new(std::io::BufWriter::new(file));
-    let mut diff = if gzip {
+    if compression == LayerCompression::Zstd {
+        let mut source = HashingReader {
+            inner: std::io::BufReader::new(input),
+            hasher: Sha256::new(),
+        };
+        let mut blob = blob;
+        ruzstd::encoding::compress(
+            &mut source,
+            &mut blob,
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        let diff_id = format!("sha256:{}", hex::encode(source.hasher.finalize()));
+        let (mut file, digest, size) = blob.finish();
+        file.flush().map_err(|e| io_error(out, e))?;
+        return Ok((digest, size, diff_id));
+    }
+    let mut diff = if compression == LayerCompression::Gzip {
         Hashing::new(Box::new(flate2::write::GzEncoder::new(
             blob,
             flate2::Compression::fast(),
@@ -164,6 +220,20 @@ fn write_layer(tar: &Path, out: &Path, gzip: bool) -> CoreResult<(String, u64, S
     let (mut file, digest, size) = blob.finish();
     file.flush().map_err(|e| io_error(out, e))?;
     Ok((digest, size, diff_id))
+}
+
+/// A reader that hashes what passes through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 type BlobWriter = Hashing<std::io::BufWriter<File>>;
@@ -213,7 +283,7 @@ pub fn build_image(
 ) -> CoreResult<BuiltImage> {
     let types = format.types();
     let layer_path = tar.with_extension("layer");
-    let (layer_digest, layer_size, diff_id) = write_layer(tar, &layer_path, format.gzip)?;
+    let (layer_digest, layer_size, diff_id) = write_layer(tar, &layer_path, format.compression)?;
     let mut config_value = platform_json(platform);
     config_value["config"] = serde_json::to_value(config)
         .map_err(|e| CoreError::Unsupported(format!("encoding the image config: {e}")))?;
@@ -223,11 +293,7 @@ pub fn build_image(
     let config_json = encode("config", &config_value)?;
     let config_desc = Descriptor::of(types.config, &config_json);
     let layer = Descriptor {
-        media_type: if format.gzip {
-            types.layer_gzip
-        } else {
-            types.layer
-        },
+        media_type: format.layer_type(),
         digest: layer_digest,
         size: layer_size,
     };
@@ -374,7 +440,7 @@ mod tests {
         let plain_bytes = std::fs::read(&tar).unwrap_or_default();
         let format = ImageFormat {
             docker_media_types: false,
-            gzip: true,
+            compression: LayerCompression::Gzip,
         };
         let image = build_image(
             &tar,
@@ -396,12 +462,43 @@ mod tests {
     }
 
     #[test]
+    fn zstd_layers_decompress_to_the_tar_and_refuse_docker_media_types() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let tar = layer_tar(dir.path());
+        let plain_bytes = std::fs::read(&tar).unwrap_or_default();
+        let format =
+            ImageFormat::new(false, LayerCompression::Zstd).unwrap_or_else(|e| panic!("{e}"));
+        let image = build_image(
+            &tar,
+            &ImageConfig::default(),
+            &Platform::linux("amd64"),
+            format,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            image.layer.media_type,
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        );
+        let blob = std::fs::read(&image.layer_path).unwrap_or_default();
+        assert_eq!(image.layer.digest, sha256(&blob));
+        let mut unzipped = Vec::new();
+        let mut decoder =
+            ruzstd::decoding::StreamingDecoder::new(&blob[..]).unwrap_or_else(|e| panic!("{e}"));
+        let _ = decoder.read_to_end(&mut unzipped);
+        assert_eq!(unzipped, plain_bytes);
+        let config: serde_json::Value =
+            serde_json::from_slice(&image.config_json).unwrap_or_default();
+        assert_eq!(config["rootfs"]["diff_ids"][0], sha256(&plain_bytes));
+        assert!(ImageFormat::new(true, LayerCompression::Zstd).is_err());
+    }
+
+    #[test]
     fn the_archive_is_an_oci_layout_and_a_docker_archive() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let tar = layer_tar(dir.path());
         let format = ImageFormat {
             docker_media_types: true,
-            gzip: false,
+            compression: LayerCompression::Uncompressed,
         };
         let images: Vec<BuiltImage> = ["amd64", "386"]
             .iter()
