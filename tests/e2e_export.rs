@@ -186,7 +186,7 @@ fn container_export_is_an_image_docker_loads() {
         String::from_utf8_lossy(&run.stderr)
     );
     let e = s.error(&format!(
-        r#"{{ container {{ from(address: {}) {{ export(path: "x.tar", forcedCompression: Zstd) }} }} }}"#,
+        r#"{{ container {{ from(address: {}) {{ export(path: "x.tar", forcedCompression: EStarGZ) }} }} }}"#,
         lit(BUSYBOX)
     ));
     assert!(common::message(&e).contains("forcedCompression"), "{e}");
