@@ -1,7 +1,8 @@
 //! `Container.import`: a container from an image tarball (an OCI image layout, or a `docker save`
 //! archive). The daemon unpacks the tarball; the session reads its index, manifest and config; the
-//! daemon then unpacks each layer blob in order onto an empty filesystem. Nothing passes through the
-//! session but the small JSON documents.
+//! daemon then unpacks each layer blob, and the exec shim applies every layer after the first onto
+//! the ones below, honouring whiteouts. Nothing passes through the session but the small JSON
+//! documents.
 
 use serde::Deserialize;
 
@@ -10,8 +11,9 @@ use super::error::{CoreError, CoreResult};
 use super::exec::evaluate;
 use super::file::File;
 use super::image::ImageConfig;
+use super::layers;
 use super::runtime::Runtime;
-use crate::llb::{FileAction, Platform, State};
+use crate::llb::{Exec, FileAction, Mount, Platform, State};
 
 const INDEX_TYPES: [&str; 2] = [
     "application/vnd.oci.image.index.v1+json",
@@ -201,6 +203,42 @@ impl Reader<'_> {
     }
 }
 
+/// `lower` with the unpacked layer `files` applied on top, whiteouts honoured (the exec shim does
+/// it: a plain copy would keep `.wh.` markers and what they delete).
+fn apply_layer(
+    rt: &Runtime,
+    lower: &State,
+    files: State,
+    platform: &Platform,
+    tarball: &str,
+    n: usize,
+) -> CoreResult<State> {
+    rt.check_exec_platform(platform)?;
+    const LAYER: &str = "/.dirk-layer";
+    const TARGET: &str = "/.dirk-target";
+    let exec = Exec {
+        args: vec![
+            crate::shim::SHIM_PATH.into(),
+            crate::shim::APPLY_ARG.into(),
+            LAYER.into(),
+            TARGET.into(),
+        ],
+        cwd: "/".into(),
+        rootfs: Some(State::scratch()),
+        mounts: vec![
+            Mount::bind(crate::shim::SHIM_DIR, rt.shim_state(), "").readonly(),
+            Mount::bind(LAYER, files, "").readonly(),
+            Mount::bind(TARGET, layers::bounded(lower.clone(), platform), ""),
+        ],
+        platform: Some(platform.clone()),
+        description: Some(format!("import {tarball}: apply layer {n}")),
+        ..Default::default()
+    };
+    exec.build()
+        .mount(TARGET)
+        .ok_or_else(|| CoreError::Unsupported("the layer step has no output mount".into()))
+}
+
 impl Container {
     /// The image in tarball `source` (the one tagged `tag`, when the tarball holds several) as this
     /// container: its filesystem and config replace the container's.
@@ -230,23 +268,23 @@ impl Container {
         let paths = reader.image(tag, &self.platform).await?;
         let config =
             ImageConfig::from_image_json(&source.path, &reader.read(&paths.config).await?)?;
-        let rootfs = if paths.layers.is_empty() {
-            State::scratch()
-        } else {
-            State::scratch().file(
-                paths
-                    .layers
-                    .iter()
-                    .map(|layer| FileAction::Unpack {
-                        from: unpacked.clone(),
-                        src: layer.clone(),
-                        dest: "/".into(),
-                    })
-                    .collect(),
+        let mut rootfs = State::scratch();
+        for (i, layer) in paths.layers.iter().enumerate() {
+            let files = State::scratch().file(
+                vec![FileAction::Unpack {
+                    from: unpacked.clone(),
+                    src: layer.clone(),
+                    dest: "/".into(),
+                }],
                 Some(&self.platform),
-                Some(format!("import {}", source.path)),
-            )
-        };
+                Some(format!("import {}: layer {}", source.path, i + 1)),
+            );
+            rootfs = if i == 0 {
+                files
+            } else {
+                apply_layer(rt, &rootfs, files, &self.platform, &source.path, i + 1)?
+            };
+        }
         let mut next = Container::scratch(self.platform.clone());
         next.rootfs = rootfs;
         next.config = config;

@@ -20,6 +20,15 @@ include!("protocol.rs");
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == APPLY_ARG) {
+        return match diff::apply(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("dirk apply: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.first().is_some_and(|a| a == DIFF_ARG) {
         return match diff::run(&args[1..]) {
             Ok(()) => ExitCode::SUCCESS,
@@ -243,6 +252,71 @@ mod diff {
         };
         let (lower, upper, out) = (Path::new(lower), Path::new(upper), Path::new(out));
         walk(lower, upper, out, Path::new("")).map_err(|e| e.to_string())
+    }
+
+    /// Removes whatever is at `path` (a directory with everything in it), if anything.
+    fn remove(path: &Path) -> io::Result<()> {
+        match fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+            Ok(_) => fs::remove_file(path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn apply(args: &[OsString]) -> Result<(), String> {
+        let [layer, target] = args else {
+            return Err("usage: --dirk-apply LAYER TARGET".into());
+        };
+        apply_dir(Path::new(layer), Path::new(target), Path::new("")).map_err(|e| e.to_string())
+    }
+
+    const WHITEOUT: &str = ".wh.";
+    const OPAQUE: &str = ".wh..wh..opq";
+
+    fn apply_dir(layer: &Path, target: &Path, rel: &Path) -> io::Result<()> {
+        let mut names: Vec<OsString> = fs::read_dir(layer.join(rel))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()?;
+        names.sort();
+        // An opaque directory hides everything the lower layers had in it.
+        if names.iter().any(|n| n == OPAQUE) {
+            for entry in fs::read_dir(target.join(rel))? {
+                remove(&entry?.path())?;
+            }
+        }
+        for name in names {
+            let text = name.to_string_lossy();
+            if text == OPAQUE {
+                continue;
+            }
+            if let Some(hidden) = text.strip_prefix(WHITEOUT) {
+                remove(&target.join(rel).join(hidden))?;
+                continue;
+            }
+            let rel = rel.join(&name);
+            let (from, to) = (layer.join(&rel), target.join(&rel));
+            let meta = fs::symlink_metadata(&from)?;
+            if meta.is_dir() {
+                if !fs::symlink_metadata(&to).is_ok_and(|m| m.is_dir()) {
+                    remove(&to)?;
+                    fs::create_dir(&to)?;
+                }
+                apply_dir(layer, target, &rel)?;
+                copy_meta(&to, &meta)?;
+                continue;
+            }
+            remove(&to)?;
+            if meta.file_type().is_symlink() {
+                std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
+            } else if meta.is_file() {
+                fs::copy(&from, &to)?;
+            } else {
+                continue;
+            }
+            copy_meta(&to, &meta)?;
+        }
+        Ok(())
     }
 
     fn same_meta(a: &Metadata, b: &Metadata) -> bool {

@@ -32,5 +32,9 @@ pub const SECRET_MASK: &str = "***";
 /// First argument that turns the shim into a directory differ: `--dirk-diff LOWER UPPER OUT` copies
 /// into OUT every entry of UPPER that LOWER lacks or holds differently (content, type, mode, owner).
 pub const DIFF_ARG: &str = "--dirk-diff";
+/// First argument that turns the shim into a layer applier: `--dirk-apply LAYER TARGET` applies the
+/// unpacked image layer LAYER onto TARGET: whiteouts (`.wh.NAME`) remove NAME, an opaque marker
+/// (`.wh..wh..opq`) empties its directory first, everything else replaces what is there.
+pub const APPLY_ARG: &str = "--dirk-apply";
 /// The user (`user[:group]`, names or ids) the command runs as; the shim itself runs as root.
 pub const ENV_USER: &str = "_DIRK_USER";

@@ -131,3 +131,71 @@ async def test_import_an_exported_image_and_a_docker_save_archive(tmp_path):
                 client.host().directory(".").file("saved.tar"), tag="nope"
             ).file("/bin/sh").contents()
         assert "nope" in str(err.value)
+
+
+def _tar_bytes(entries):
+    """A tar of (name, contents) pairs; contents None makes a directory."""
+    import io
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in entries:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                t.addfile(info)
+            else:
+                info.size = len(data)
+                info.mode = 0o644
+                t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _oci_layout(path, layers, config):
+    """Writes an OCI image layout tarball with plain-tar `layers` (bytes) and image `config`."""
+    import hashlib
+    import io
+    blobs = {}
+
+    def blob(data):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        blobs[digest] = data
+        return digest
+
+    diff_ids = ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]
+    config_bytes = json.dumps({"architecture": "amd64", "os": "linux", "config": config,
+                               "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": blob(config_bytes), "size": len(config_bytes)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": blob(l), "size": len(l)} for l in layers],
+    }).encode()
+    manifest_digest = blob(manifest)
+    index = json.dumps({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": manifest_digest, "size": len(manifest),
+        "platform": {"architecture": "amd64", "os": "linux"}}]}).encode()
+    files = [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), ("index.json", index)]
+    files += [("blobs/sha256/" + d.split(":")[1], data) for d, data in blobs.items()]
+    path.write_bytes(_tar_bytes(files))
+
+
+async def test_import_applies_whiteouts_of_upper_layers(tmp_path):
+    marker = str(uuid.uuid4())
+    lower = _tar_bytes([("gone.txt", b"deleted above"), ("kept.txt", marker.encode()),
+                        ("opaque", None), ("opaque/old.txt", b"hidden above"),
+                        ("plain", None), ("plain/stays.txt", b"stays")])
+    upper = _tar_bytes([(".wh.gone.txt", b""), ("opaque", None), ("opaque/.wh..wh..opq", b""),
+                        ("opaque/new.txt", b"new"), ("added.txt", b"added")])
+    _oci_layout(tmp_path / "layers.tar", [lower, upper], {"Env": ["MARKER=" + marker]})
+    async with dagger.Connection(dagger.Config(workdir=str(tmp_path))) as client:
+        imported = client.container().import_(client.host().directory(".").file("layers.tar"))
+        root = imported.rootfs()
+        assert sorted(await root.entries()) == ["added.txt", "kept.txt", "opaque", "plain"]
+        assert await root.entries("opaque") == ["new.txt"]
+        assert await root.entries("plain") == ["stays.txt"]
+        assert await root.file("kept.txt").contents() == marker
+        assert await imported.env_variable("MARKER") == marker
