@@ -254,6 +254,15 @@ mod diff {
         walk(lower, upper, out, Path::new("")).map_err(|e| e.to_string())
     }
 
+    /// The names in directory `dir`, sorted.
+    fn sorted_names(dir: &Path) -> io::Result<Vec<OsString>> {
+        let mut names: Vec<OsString> = fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()?;
+        names.sort();
+        Ok(names)
+    }
+
     /// Removes whatever is at `path` (a directory with everything in it), if anything.
     fn remove(path: &Path) -> io::Result<()> {
         match fs::symlink_metadata(path) {
@@ -275,10 +284,7 @@ mod diff {
     const OPAQUE: &str = ".wh..wh..opq";
 
     fn apply_dir(layer: &Path, target: &Path, rel: &Path) -> io::Result<()> {
-        let mut names: Vec<OsString> = fs::read_dir(layer.join(rel))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<io::Result<_>>()?;
-        names.sort();
+        let names = sorted_names(&layer.join(rel))?;
         // An opaque directory hides everything the lower layers had in it.
         if names.iter().any(|n| n == OPAQUE) {
             for entry in fs::read_dir(target.join(rel))? {
@@ -382,10 +388,7 @@ mod diff {
     }
 
     fn walk(lower: &Path, upper: &Path, out: &Path, rel: &Path) -> io::Result<()> {
-        let mut names: Vec<OsString> = fs::read_dir(upper.join(rel))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<io::Result<_>>()?;
-        names.sort();
+        let names = sorted_names(&upper.join(rel))?;
         for name in names {
             let rel = rel.join(&name);
             let (u, l, o) = (upper.join(&rel), lower.join(&rel), out.join(&rel));
