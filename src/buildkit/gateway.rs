@@ -11,7 +11,7 @@ use bollard_buildkit_proto::moby::buildkit::v1::control_client::ControlClient;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend as gw;
 use bollard_buildkit_proto::moby::buildkit::v1::frontend::llb_bridge_client::LlbBridgeClient;
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
+use futures::future::{BoxFuture, WeakShared};
 use prost::Message;
 use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
@@ -43,14 +43,47 @@ impl tonic::service::Interceptor for BuildIdInterceptor {
 
 type Bridge = LlbBridgeClient<InterceptedService<Channel, BuildIdInterceptor>>;
 type SolveTask = JoinHandle<Result<tonic::Response<control::SolveResponse>, Status>>;
-/// A solve of one definition: running (held by its requesters only), or done.
-enum Flight {
-    Pending(futures::future::WeakShared<BoxFuture<'static, Result<SolvedRef, EngineError>>>),
-    Done(SolvedRef),
-}
-type SharedRead = Shared<BoxFuture<'static, Result<Vec<u8>, EngineError>>>;
 /// A file read: result, path, offset and length.
 type ReadKey = (String, String, u64, Option<u64>);
+
+/// Calls in progress, by key: identical concurrent requests share one call. The table holds the
+/// calls weakly, so a call whose requesters have all gone (their clients hung up) is dropped,
+/// which cancels it on the daemon.
+struct Flights<K, T> {
+    running: Mutex<HashMap<K, WeakShared<BoxFuture<'static, T>>>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, T: Clone> Flights<K, T> {
+    fn new() -> Self {
+        Flights {
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Joins the call for `key`, starting it with `start` when none is running, and waits for it.
+    async fn join(&self, key: K, start: impl FnOnce() -> BoxFuture<'static, T>) -> T {
+        let fut = {
+            let Ok(mut running) = self.running.lock() else {
+                return start().await;
+            };
+            match running.get(&key).and_then(WeakShared::upgrade) {
+                Some(fut) => fut,
+                None => {
+                    let fut = start().shared();
+                    if let Some(weak) = fut.downgrade() {
+                        running.insert(key.clone(), weak);
+                    }
+                    fut
+                }
+            }
+        };
+        let result = fut.await;
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&key);
+        }
+        result
+    }
+}
 
 /// The daemon's answer to the gateway's ping: what it can do.
 #[derive(Debug, Clone, Default)]
@@ -70,10 +103,13 @@ pub struct GatewayBuild {
     session_id: String,
     solve_task: Mutex<Option<SolveTask>>,
     caps: Capabilities,
-    inflight: Mutex<HashMap<String, Flight>>,
+    /// Solves in progress, by definition head.
+    solves: Flights<String, Result<SolvedRef, EngineError>>,
+    /// Definitions solved so far: identical definitions are solved once per session.
+    solved: Mutex<HashMap<String, SolvedRef>>,
     /// Reads in progress: identical concurrent reads share one call (BuildKit v0.8 fails
     /// concurrent reads of one result with "flightcontrol: exceeded retry timeout").
-    reads: Mutex<HashMap<ReadKey, SharedRead>>,
+    reads: Flights<ReadKey, Result<Vec<u8>, EngineError>>,
     /// Bounds the solves one session runs at once (the rest queue here, not in the daemon).
     solving: Arc<tokio::sync::Semaphore>,
 }
@@ -223,8 +259,9 @@ impl GatewayBuild {
             session_id: session_id.to_owned(),
             solve_task: Mutex::new(Some(solve_task)),
             caps,
-            inflight: Mutex::new(HashMap::new()),
-            reads: Mutex::new(HashMap::new()),
+            solves: Flights::new(),
+            solved: Mutex::new(HashMap::new()),
+            reads: Flights::new(),
             solving: Arc::new(tokio::sync::Semaphore::new(max_concurrent_solves())),
         })
     }
@@ -346,46 +383,25 @@ where
 #[async_trait]
 impl Engine for GatewayBuild {
     async fn solve(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
-        let fut = {
-            let mut inflight = self.inflight.lock().map_err(|_| EngineError::Other {
-                message: "solve table poisoned".into(),
-            })?;
-            let running = match inflight.get(&def.head) {
-                Some(Flight::Done(solved)) => return Ok(solved.clone()),
-                Some(Flight::Pending(weak)) => weak.upgrade(),
-                None => None,
-            };
-            match running {
-                Some(fut) => fut,
-                None => {
-                    let fut = Self::solve_uncached(
-                        self.bridge.clone(),
-                        def.pb.clone(),
-                        self.solving.clone(),
-                    )
+        if let Some(solved) = self
+            .solved
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&def.head).cloned())
+        {
+            return Ok(solved);
+        }
+        let result = self
+            .solves
+            .join(def.head.clone(), || {
+                Self::solve_uncached(self.bridge.clone(), def.pb.clone(), self.solving.clone())
                     .instrument(solve_span(def))
                     .boxed()
-                    .shared();
-                    if let Some(weak) = fut.downgrade() {
-                        inflight.insert(def.head.clone(), Flight::Pending(weak));
-                    }
-                    fut
-                }
-            }
-        };
-        // When every requester has gone (their clients hung up), the solve is dropped, which
-        // cancels it on the daemon.
-        let result = fut.await;
-        if let Ok(mut inflight) = self.inflight.lock() {
-            match &result {
-                Ok(solved) => {
-                    inflight.insert(def.head.clone(), Flight::Done(solved.clone()));
-                }
-                // Failures are not remembered: a later request solves again.
-                Err(_) => {
-                    inflight.remove(&def.head);
-                }
-            }
+            })
+            .await;
+        // Failures are not remembered: a later request solves again.
+        if let (Ok(solved), Ok(mut table)) = (&result, self.solved.lock()) {
+            table.insert(def.head.clone(), solved.clone());
         }
         result
     }
@@ -418,34 +434,22 @@ impl Engine for GatewayBuild {
             mount_index: 0,
         };
         let key: ReadKey = (result.0.clone(), path.to_owned(), offset, len);
-        let fut = {
-            let mut reads = self.reads.lock().map_err(|_| EngineError::Other {
-                message: "read table poisoned".into(),
-            })?;
-            let path = path.to_owned();
-            reads
-                .entry(key.clone())
-                .or_insert_with(|| {
-                    async move {
-                        Ok(retry_contention(|| {
-                            let (mut bridge, request) = (bridge.clone(), request.clone());
-                            async move { bridge.read_file(request).await }
-                        })
-                        .await
-                        .map_err(|s| not_found_or(&path, s))?
-                        .into_inner()
-                        .data)
-                    }
-                    .boxed()
-                    .shared()
-                })
-                .clone()
-        };
-        let result = fut.await;
-        if let Ok(mut reads) = self.reads.lock() {
-            reads.remove(&key);
-        }
-        result
+        let path = path.to_owned();
+        self.reads
+            .join(key, || {
+                async move {
+                    Ok(retry_contention(|| {
+                        let (mut bridge, request) = (bridge.clone(), request.clone());
+                        async move { bridge.read_file(request).await }
+                    })
+                    .await
+                    .map_err(|s| not_found_or(&path, s))?
+                    .into_inner()
+                    .data)
+                }
+                .boxed()
+            })
+            .await
     }
 
     async fn read_dir(&self, result: &SolvedRef, path: &str) -> Result<Vec<FileStat>, EngineError> {
@@ -589,5 +593,62 @@ impl Engine for GatewayBuild {
 
     fn supports(&self, capability: &str) -> bool {
         self.caps.llb.iter().any(|c| c == capability)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn identical_calls_share_one_and_abandoned_calls_are_dropped() {
+        let flights: Flights<&str, usize> = Flights::new();
+        let started = Arc::new(AtomicUsize::new(0));
+        let (release, gate) = tokio::sync::watch::channel(false);
+        let call = || {
+            let (started, mut gate) = (started.clone(), gate.clone());
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                let _ = gate.wait_for(|open| *open).await;
+                7
+            }
+            .boxed()
+        };
+        let (a, b) = (flights.join("k", call), flights.join("k", call));
+        let both = tokio::spawn(async move {
+            let _ = release.send(true);
+        });
+        let (a, b) = tokio::join!(a, b);
+        let _ = both.await;
+        assert_eq!((a, b), (7, 7));
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            1,
+            "one call for two requests"
+        );
+
+        // A call nobody waits for any more is gone: the next request starts a new one.
+        let (_hold, blocked) = tokio::sync::watch::channel(false);
+        let stuck = || {
+            let mut blocked = blocked.clone();
+            async move {
+                let _ = blocked.wait_for(|open| *open).await;
+                0
+            }
+            .boxed()
+        };
+        let abandoned =
+            tokio::time::timeout(Duration::from_millis(20), flights.join("s", stuck)).await;
+        assert!(abandoned.is_err());
+        assert!(
+            flights
+                .running
+                .lock()
+                .map(|r| r.get("s").and_then(WeakShared::upgrade).is_none())
+                .unwrap_or(false),
+            "the abandoned call is no longer held"
+        );
     }
 }
