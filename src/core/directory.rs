@@ -6,7 +6,7 @@ use super::file::File;
 use super::layers;
 use super::paths;
 use super::runtime::Runtime;
-use crate::llb::{Exec, FileAction, Mount, Platform, State};
+use crate::llb::{FileAction, Platform, State};
 
 /// A directory tree: `dir` inside `state`.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,45 +141,18 @@ impl Directory {
     /// Deletions are not represented. Computed by the exec shim, so it needs no diff op from the
     /// daemon (Docker's embedded BuildKit has none).
     pub fn diff(&self, rt: &Runtime, other: &Directory) -> CoreResult<Directory> {
-        rt.check_exec_platform(&self.platform)?;
-        const LOWER: &str = "/.dirk-diff/lower";
-        const UPPER: &str = "/.dirk-diff/upper";
-        const OUT: &str = "/.dirk-diff/out";
         let sub = |d: &Directory| d.dir.trim_start_matches('/').to_owned();
-        let exec = Exec {
-            args: vec![
-                crate::shim::SHIM_PATH.into(),
-                crate::shim::DIFF_ARG.into(),
-                LOWER.into(),
-                UPPER.into(),
-                OUT.into(),
+        let state = super::exec::shim_tool(
+            rt,
+            &self.platform,
+            crate::shim::DIFF_ARG,
+            vec![
+                ("/.dirk-diff/lower", self.state.clone(), sub(self)),
+                ("/.dirk-diff/upper", other.state.clone(), sub(other)),
             ],
-            cwd: "/".into(),
-            rootfs: Some(State::scratch()),
-            mounts: vec![
-                Mount::bind(crate::shim::SHIM_DIR, rt.shim_state(), "").readonly(),
-                Mount::bind(
-                    LOWER,
-                    layers::bounded(self.state.clone(), &self.platform),
-                    sub(self),
-                )
-                .readonly(),
-                Mount::bind(
-                    UPPER,
-                    layers::bounded(other.state.clone(), &other.platform),
-                    sub(other),
-                )
-                .readonly(),
-                Mount::bind(OUT, State::scratch(), ""),
-            ],
-            platform: Some(self.platform.clone()),
-            description: Some(self.step_name(format!("diff {} {}", self.dir, other.dir))),
-            ..Default::default()
-        };
-        let state = exec
-            .build()
-            .mount(OUT)
-            .ok_or_else(|| CoreError::Unsupported("the diff step has no output mount".into()))?;
+            ("/.dirk-diff/out", State::scratch()),
+            self.step_name(format!("diff {} {}", self.dir, other.dir)),
+        )?;
         Ok(Directory {
             state,
             dir: "/".into(),

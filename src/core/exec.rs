@@ -7,7 +7,7 @@ use super::error::{CoreError, CoreResult, ExecError};
 use super::layers;
 use super::runtime::Runtime;
 use super::secret::Secret;
-use crate::llb::{Exec, FileAction, Mount, MountKind, State};
+use crate::llb::{Exec, FileAction, Mount, MountKind, Platform, State};
 use crate::shim;
 
 /// `PATH` used when the container's environment has none (the same default as Docker's).
@@ -241,6 +241,45 @@ fn secret_mount(dest: &str, secret: &Secret, uid: u32, gid: u32) -> Mount {
         selector: String::new(),
         readonly: true,
     }
+}
+
+/// One run of a tool built into the exec shim (`--dirk-diff`, `--dirk-apply`) on an empty root:
+/// each input is mounted read-only at its path, `output` writably at its path, and the tool gets
+/// the input paths, then the output path, as arguments. Returns what the tool left in `output`.
+pub(crate) fn shim_tool(
+    rt: &Runtime,
+    platform: &Platform,
+    tool: &str,
+    inputs: Vec<(&str, State, String)>,
+    output: (&str, State),
+    description: String,
+) -> CoreResult<State> {
+    rt.check_exec_platform(platform)?;
+    let mut args = vec![shim::SHIM_PATH.to_owned(), tool.to_owned()];
+    let mut mounts = vec![Mount::bind(shim::SHIM_DIR, rt.shim_state(), "").readonly()];
+    for (path, state, selector) in inputs {
+        args.push(path.to_owned());
+        mounts.push(Mount::bind(path, layers::bounded(state, platform), selector).readonly());
+    }
+    let (out_path, out_state) = output;
+    args.push(out_path.to_owned());
+    mounts.push(Mount::bind(
+        out_path,
+        layers::bounded(out_state, platform),
+        "",
+    ));
+    Exec {
+        args,
+        cwd: "/".into(),
+        rootfs: Some(State::scratch()),
+        mounts,
+        platform: Some(platform.clone()),
+        description: Some(description),
+        ..Default::default()
+    }
+    .build()
+    .mount(out_path)
+    .ok_or_else(|| CoreError::Unsupported(format!("the {tool} step has no output mount")))
 }
 
 /// Solves `state`; when a command in it fails, returns that command's [`ExecError`].

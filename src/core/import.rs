@@ -11,9 +11,8 @@ use super::error::{CoreError, CoreResult};
 use super::exec::evaluate;
 use super::file::File;
 use super::image::ImageConfig;
-use super::layers;
 use super::runtime::Runtime;
-use crate::llb::{Exec, FileAction, Mount, Platform, State};
+use crate::llb::{FileAction, Platform, State};
 
 const INDEX_TYPES: [&str; 2] = [
     "application/vnd.oci.image.index.v1+json",
@@ -213,30 +212,14 @@ fn apply_layer(
     tarball: &str,
     n: usize,
 ) -> CoreResult<State> {
-    rt.check_exec_platform(platform)?;
-    const LAYER: &str = "/.dirk-layer";
-    const TARGET: &str = "/.dirk-target";
-    let exec = Exec {
-        args: vec![
-            crate::shim::SHIM_PATH.into(),
-            crate::shim::APPLY_ARG.into(),
-            LAYER.into(),
-            TARGET.into(),
-        ],
-        cwd: "/".into(),
-        rootfs: Some(State::scratch()),
-        mounts: vec![
-            Mount::bind(crate::shim::SHIM_DIR, rt.shim_state(), "").readonly(),
-            Mount::bind(LAYER, files, "").readonly(),
-            Mount::bind(TARGET, layers::bounded(lower.clone(), platform), ""),
-        ],
-        platform: Some(platform.clone()),
-        description: Some(format!("import {tarball}: apply layer {n}")),
-        ..Default::default()
-    };
-    exec.build()
-        .mount(TARGET)
-        .ok_or_else(|| CoreError::Unsupported("the layer step has no output mount".into()))
+    super::exec::shim_tool(
+        rt,
+        platform,
+        crate::shim::APPLY_ARG,
+        vec![("/.dirk-layer", files, String::new())],
+        ("/.dirk-target", lower.clone()),
+        format!("import {tarball}: apply layer {n}"),
+    )
 }
 
 impl Container {
