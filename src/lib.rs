@@ -12,3 +12,4 @@ pub mod llb;
 pub mod session;
 pub mod shim;
 pub mod telemetry;
+pub mod tls;

@@ -64,17 +64,10 @@ impl TlsClient {
                         .map_err(|e| file_error("CA certificate", path, e))?;
                 }
             }
-            None => {
-                for cert in rustls_native_certs::load_native_certs().certs {
-                    let _ = roots.add(cert);
-                }
-            }
+            None => roots = crate::tls::system_roots(),
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TlsError::Config(e.to_string()))?
-            .with_root_certificates(roots);
+        let builder =
+            crate::tls::client_builder(roots).map_err(|e| TlsError::Config(e.to_string()))?;
         let mut config = match (&tls.cert, &tls.key) {
             (Some(cert), Some(key)) => {
                 let chain = pki_types::CertificateDer::pem_file_iter(cert)

@@ -164,25 +164,14 @@ impl Response {
     }
 }
 
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+/// The client configuration for registries: the system's CAs, no client certificate. Built once.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = match rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-            {
-                Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
-                // The ring provider supports the default versions; this arm is not reached.
-                Err(_) => rustls::ClientConfig::builder()
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth(),
-            };
-            Arc::new(config)
+            crate::tls::client_builder(crate::tls::system_roots())
+                .map(|b| Arc::new(b.with_no_client_auth()))
+                .map_err(|e| e.to_string())
         })
         .clone()
 }
@@ -207,7 +196,11 @@ pub async fn request(
                 host: url.host.clone(),
                 reason: e.to_string(),
             })?;
-        let tls = tokio_rustls::TlsConnector::from(tls_config())
+        let config = tls_config().map_err(|reason| HttpError::Tls {
+            host: url.host.clone(),
+            reason,
+        })?;
+        let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)
             .await
             .map_err(|e| HttpError::Tls {
