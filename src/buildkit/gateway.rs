@@ -144,6 +144,7 @@ pub fn failed_vertex(status: &Status) -> Option<String> {
 pub fn engine_error(status: Status) -> EngineError {
     let message = status.message().trim().to_owned();
     // What tonic reports when the connection itself broke, whatever the code.
+    let lower = message.to_ascii_lowercase();
     let connection_lost = [
         "transport error",
         "broken pipe",
@@ -151,7 +152,7 @@ pub fn engine_error(status: Status) -> EngineError {
         "h2 protocol error",
     ]
     .iter()
-    .any(|m| message.to_ascii_lowercase().contains(m));
+    .any(|m| lower.contains(m));
     match status.code() {
         _ if connection_lost => EngineError::Unavailable { message },
         Code::Unavailable | Code::Cancelled

@@ -226,13 +226,11 @@ async fn open_stream(
         }
         RunnerAddress::Docker(DockerEndpoint::Tcp { host, port, .. }) => {
             let s = TcpStream::connect((host.as_str(), *port)).await?;
-            match tls {
-                Some(tls) => {
-                    let s = tls.connect(s).await?;
-                    boxed(Box::new(TokioIo::new(docker_upgrade(s).await?)))
-                }
-                None => boxed(Box::new(TokioIo::new(docker_upgrade(s).await?))),
-            }
+            let upgraded = match tls {
+                Some(tls) => docker_upgrade(tls.connect(s).await?).await?,
+                None => docker_upgrade(s).await?,
+            };
+            boxed(Box::new(TokioIo::new(upgraded)))
         }
         RunnerAddress::Docker(DockerEndpoint::Ssh { target, port }) => {
             // What the docker CLI does for ssh:// hosts: the remote docker CLI relays its daemon's API.

@@ -72,6 +72,21 @@ pub struct Session {
     server: JoinHandle<()>,
 }
 
+/// The next step the session ran itself; `None` once none can come. A watcher that fell behind
+/// skips what it missed.
+async fn next_local(
+    rx: &mut tokio::sync::broadcast::Receiver<crate::core::progress::LocalStep>,
+) -> Option<crate::core::progress::LocalStep> {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match rx.recv().await {
+            Ok(step) => return Some(step),
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
 /// A step the session ran itself, as a progress event.
 fn local_event(step: crate::core::progress::LocalStep) -> StatusEvent {
     StatusEvent::Step(crate::buildkit::status::StepStatus {
@@ -185,7 +200,8 @@ impl Session {
     /// Steps the session runs itself (registry pushes) come in the same stream.
     pub fn watch_status(&self) -> tokio::sync::mpsc::Receiver<StatusEvent> {
         let mut raw = self.buildkit.watch_status();
-        let mut local = Some(self.state.rt.progress().subscribe());
+        let mut local = self.state.rt.progress().subscribe();
+        let mut local_open = true;
         let secrets = self.secrets.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         tokio::spawn(async move {
@@ -196,12 +212,10 @@ impl Session {
                         // The daemon's stream ends with the session: so does this one.
                         None => return,
                     },
-                    step = async { local.as_mut()?.recv().await.map_err(|e| matches!(e, tokio::sync::broadcast::error::RecvError::Closed)).into() }, if local.is_some() => match step {
-                        Some(Ok(step)) => local_event(step),
-                        // Fell behind: some local steps are not shown.
-                        Some(Err(false)) => continue,
-                        _ => {
-                            local = None;
+                    step = next_local(&mut local), if local_open => match step {
+                        Some(step) => local_event(step),
+                        None => {
+                            local_open = false;
                             continue;
                         }
                     },
