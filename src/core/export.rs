@@ -182,7 +182,13 @@ impl crate::core::Container {
         let work = WorkDir(staging_dir(&dest)?);
         let images = super::publish::build_images(rt, self, variants, &work.0, format).await?;
         let archive = work.0.join("image.tar");
-        super::oci::write_image_archive(&images, format, &archive)?;
+        // Layers can be large: the archive is written off the async workers.
+        let written = archive.clone();
+        tokio::task::spawn_blocking(move || {
+            super::oci::write_image_archive(&images, format, &written)
+        })
+        .await
+        .map_err(|e| export_error(&dest, format!("writing the image archive: {e}")))??;
         std::fs::rename(&archive, &dest)
             .map_err(|e| export_error(&dest, format!("moving the image archive into place: {e}")))
     }
