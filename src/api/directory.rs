@@ -3,11 +3,9 @@
 use std::collections::HashMap;
 
 use super::container::docker_build_options;
-use super::error::ApiError;
 use super::field;
 use super::resolve::{Resolver, object, value};
 use crate::core::{Directory, File};
-use crate::llb::Platform;
 
 pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     field!(reg, "Directory"."id", Directory, |st, d, a| { Ok(value(st.ids.directory_id(&d))) });
@@ -52,12 +50,7 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     });
     field!(reg, "Directory"."pipeline", Directory, |st, d, a| { Ok(object(d.with_pipeline(&a.string("name")?)?)) });
     field!(reg, "Directory"."dockerBuild", Directory, |st, d, a| {
-        let platform = match a.opt_string("platform")? {
-            Some(p) => p
-                .parse::<Platform>()
-                .map_err(|e| ApiError::invalid_arg("platform", &p, e.reason))?,
-            None => st.rt.default_platform().clone(),
-        };
+        let platform = a.platform_or("platform", st.rt.default_platform())?;
         let build = docker_build_options(&st, &a)?;
         Ok(object(d.docker_build(&st.rt, &platform, &build).await?))
     });

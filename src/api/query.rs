@@ -7,7 +7,6 @@ use super::field;
 use super::resolve::{QueryInPipeline, Resolver, object, root, value};
 use crate::core::container::join_pipeline;
 use crate::core::{CacheVolume, Container, Directory, File};
-use crate::llb::Platform;
 
 /// `name`/`value` pairs served as `EnvVariable` and `Label`.
 #[derive(Clone)]
@@ -23,12 +22,7 @@ pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
             if let Some(id) = a.opt_string("id")? {
                 return Ok(object(st.ids.container("id", &id)?));
             }
-            let platform = match a.opt_string("platform")? {
-                Some(p) => p
-                    .parse::<Platform>()
-                    .map_err(|e| ApiError::invalid_arg("platform", &p, e.reason))?,
-                None => st.rt.default_platform().clone(),
-            };
+            let platform = a.platform_or("platform", st.rt.default_platform())?;
             let mut container = Container::scratch(platform);
             container.pipeline = a.pipeline().to_owned();
             Ok(object(container))

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 
 use super::ApiState;
 use super::error::{ApiError, ApiResult};
+use crate::llb::Platform;
 
 /// A field resolver as the dynamic schema stores it.
 pub type Resolver = Arc<dyn for<'a> Fn(ResolverContext<'a>) -> FieldFuture<'a> + Send + Sync>;
@@ -125,6 +126,16 @@ impl Args {
     /// A list of strings, empty when absent.
     pub fn strings(&self, name: &str) -> ApiResult<Vec<String>> {
         Ok(self.opt_strings(name)?.unwrap_or_default())
+    }
+
+    /// An optional platform (`os/arch[/variant]`), `default` when absent.
+    pub fn platform_or(&self, name: &str, default: &Platform) -> ApiResult<Platform> {
+        match self.opt_string(name)? {
+            Some(p) => p
+                .parse::<Platform>()
+                .map_err(|e| ApiError::invalid_arg(name, &p, e.reason)),
+            None => Ok(default.clone()),
+        }
     }
 
     /// A list of `{name, value}` input objects (`BuildArg`), empty when absent.
