@@ -313,16 +313,22 @@ mod diff {
                 continue;
             }
             remove(&to)?;
-            if meta.file_type().is_symlink() {
-                std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
-            } else if meta.is_file() {
-                fs::copy(&from, &to)?;
-            } else {
-                continue;
-            }
-            copy_meta(&to, &meta)?;
+            copy_entry(&from, &to, &meta)?;
         }
         Ok(())
+    }
+
+    /// Copies the file or symlink `from` (described by `meta`) to `to`, owner, mode and time kept.
+    /// Devices, sockets and pipes cannot be recreated without privileges: they are left out.
+    fn copy_entry(from: &Path, to: &Path, meta: &Metadata) -> io::Result<()> {
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(from)?, to)?;
+        } else if meta.is_file() {
+            fs::copy(from, to)?;
+        } else {
+            return Ok(());
+        }
+        copy_meta(to, meta)
     }
 
     fn same_meta(a: &Metadata, b: &Metadata) -> bool {
@@ -409,15 +415,7 @@ mod diff {
                 continue;
             }
             make_parents(upper, out, &rel)?;
-            if um.file_type().is_symlink() {
-                std::os::unix::fs::symlink(fs::read_link(&u)?, &o)?;
-            } else if um.is_file() {
-                fs::copy(&u, &o)?;
-            } else {
-                // Devices, sockets and pipes cannot be recreated without privileges: left out.
-                continue;
-            }
-            copy_meta(&o, &um)?;
+            copy_entry(&u, &o, &um)?;
         }
         Ok(())
     }
