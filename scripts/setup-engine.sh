@@ -9,7 +9,13 @@
 #     directory and listening on $DIRK_DOCKER26_SOCK, so that the suite runs on both BuildKit
 #     generations users have (bookworm's docker.io 20.10 carries BuildKit v0.8).
 # Safe to run again: every step checks before it acts.
+#
+#   scripts/setup-engine.sh           everything the test suite runs against
+#   scripts/setup-engine.sh example   only what the quick start needs: dockerd, the busybox image
+#                                     and the registry serving it
 set -euo pipefail
+MODE=${1:-suite}
+case "$MODE" in suite|example) ;; *) echo "usage: $0 [suite|example]" >&2; exit 2 ;; esac
 
 STATE_DIR=${DIRK_ENGINE_STATE:-/var/lib/dirk-test}
 DOCKER_SOCK=/var/run/docker.sock
@@ -21,8 +27,11 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v docker-registry >/dev/null 2>&1 || need_pkgs+=(docker-registry)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
-command -v git >/dev/null 2>&1 || need_pkgs+=(git)
-[ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
+command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
+if [ "$MODE" = suite ]; then
+  command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+  [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -79,24 +88,40 @@ CFG
   for _ in $(seq 1 50); do registry_up && break; sleep 0.1; done
   registry_up || { log "registry did not answer; see $STATE_DIR/registry.log"; exit 1; }
 fi
-if ! curl -sf "http://$REGISTRY/v2/busybox/manifests/latest" -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null; then
-  log "pushing busybox to $REGISTRY"
-  docker tag local/busybox:latest "$REGISTRY/busybox:latest"
-  docker push -q "$REGISTRY/busybox:latest" >/dev/null
-fi
-log "registry $REGISTRY serves busybox:latest"
+# The registry's images must be the ones made here: whatever answers on the port (a registry of
+# the user's, or one left by an earlier run) is checked by config digest, and given ours if it differs.
+served_config() {
+  curl -sf "http://$REGISTRY/v2/$1/manifests/latest" \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["config"]["digest"])' 2>/dev/null || true
+}
+serve_image() { # local image, repository on the registry
+  local want
+  want=$(docker image inspect --format '{{.Id}}' "$1")
+  if [ "$(served_config "$2")" != "$want" ]; then
+    log "pushing $1 to $REGISTRY/$2:latest"
+    docker tag "$1" "$REGISTRY/$2:latest"
+    docker push -q "$REGISTRY/$2:latest" >/dev/null
+    [ "$(served_config "$2")" = "$want" ] ||
+      { log "$REGISTRY does not serve the pushed $2 image back; is it a registry that accepts pushes?"; exit 1; }
+  fi
+  log "registry $REGISTRY serves $2:latest"
+}
+serve_image local/busybox:latest busybox
 
 # An image with one static binary and nothing else (no shell, no libc): /bin/busybox only.
-if ! curl -sf "http://$REGISTRY/v2/static/manifests/latest" -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null; then
-  log "making and pushing $REGISTRY/static:latest"
-  root=$(mktemp -d)
-  mkdir -p "$root/bin"
-  cp /bin/busybox "$root/bin/busybox"
-  tar -C "$root" -c . | docker import - "$REGISTRY/static:latest" >/dev/null
-  docker push -q "$REGISTRY/static:latest" >/dev/null
-  rm -rf "$root"
+if [ "$MODE" = suite ]; then
+  if ! docker image inspect local/static:latest >/dev/null 2>&1; then
+    log "making local/static:latest"
+    root=$(mktemp -d)
+    mkdir -p "$root/bin"
+    cp /bin/busybox "$root/bin/busybox"
+    tar -C "$root" -c . | docker import - local/static:latest >/dev/null
+    rm -rf "$root"
+  fi
+  serve_image local/static:latest static
 fi
-log "registry $REGISTRY serves static:latest"
+[ "$MODE" = example ] && exit 0
 
 # BuildKit v0.13: trixie's dockerd, run from an unpacked .deb beside the system one, with its own
 # data root, exec root, socket and bridge (sharing docker0 with another dockerd is unsafe).

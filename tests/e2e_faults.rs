@@ -1,4 +1,4 @@
-//! The daemon going away under a live session, with a dockerd this test owns (its own data root,
+//! The daemon going away under a live session, with a dockerd each test owns (its own data root,
 //! socket and bridge; the shared daemon is never touched): an in-flight query fails within seconds
 //! with a clear error, the session stays up, and once the daemon is back later queries succeed
 //! without restarting the session.
@@ -15,6 +15,8 @@ use common::{BUSYBOX, Session, lit};
 struct OwnDockerd {
     dir: PathBuf,
     child: Option<Child>,
+    /// Its own bridge: two of these daemons may run at once, and none shares the suite's bridges.
+    bridge: common::TestBridge,
 }
 
 impl OwnDockerd {
@@ -35,32 +37,11 @@ impl OwnDockerd {
     }
 
     fn start(dir: &Path) -> OwnDockerd {
-        let bridge = "dirkfault0";
-        let exists = Command::new("ip")
-            .args(["link", "show", bridge])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !exists {
-            for args in [
-                vec!["link", "add", bridge, "type", "bridge"],
-                vec!["addr", "add", "172.31.227.1/24", "dev", bridge],
-                vec!["link", "set", bridge, "up"],
-            ] {
-                let ok = Command::new("ip")
-                    .args(&args)
-                    .status()
-                    .is_ok_and(|s| s.success());
-                assert!(
-                    ok,
-                    "ip {args:?} failed (the fault test needs root to make its own bridge)"
-                );
-            }
-        }
+        let bridge = common::TestBridge::create();
         let mut d = OwnDockerd {
             dir: dir.to_path_buf(),
             child: None,
+            bridge,
         };
         d.run();
         d
@@ -91,7 +72,8 @@ impl OwnDockerd {
             .arg(self.dir.join("dockerd.pid"))
             .arg("-H")
             .arg(format!("unix://{}", self.socket().display()))
-            .args(["--bridge=dirkfault0", "--iptables=false", "--ip-masq=false"])
+            .arg(format!("--bridge={}", self.bridge.name))
+            .args(["--iptables=false", "--ip-masq=false"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

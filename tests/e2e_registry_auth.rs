@@ -1,5 +1,5 @@
 //! Registry credentials on real BuildKit: a registry on 127.0.0.1 that requires htpasswd basic auth
-//! (Debian's docker-registry over the test registry's storage) is pulled from with credentials from
+//! (Debian's docker-registry over storage of the test's own, seeded by the test) is pulled from with credentials from
 //! `withRegistryAuth` and from the Docker configuration, and refused clearly without; a writable one
 //! is published to the same way.
 
@@ -25,21 +25,12 @@ impl Drop for Registry {
     }
 }
 
-/// Starts a registry requiring `USER`/`password`: read-only over what the setup script pushed, or
-/// `writable` over a fresh storage directory.
-fn auth_registry(dir: &std::path::Path, password: &str, writable: bool) -> Registry {
-    let state = std::env::var("DIRK_ENGINE_STATE").unwrap_or_else(|_| "/var/lib/dirk-test".into());
-    let storage = if writable {
-        dir.join("storage")
-    } else {
-        std::path::Path::new(&state).join("registry")
-    };
-    let _ = std::fs::create_dir_all(&storage);
-    assert!(
-        storage.is_dir(),
-        "no registry storage at {}: run scripts/setup-engine.sh",
-        storage.display()
-    );
+/// Starts a registry requiring `USER`/`password` over a fresh storage directory; with `seeded`, the
+/// test copies busybox into it first (from the suite's registry, through the registry API), so that
+/// what the test pulls is what it put there.
+fn auth_registry(dir: &std::path::Path, password: &str, seeded: bool) -> Registry {
+    let storage = dir.join("storage");
+    std::fs::create_dir_all(&storage).unwrap_or_else(|e| panic!("{e}"));
     let hash = Command::new("python3")
         .args(["-c", "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))", password])
         .output()
@@ -54,9 +45,8 @@ fn auth_registry(dir: &std::path::Path, password: &str, writable: bool) -> Regis
         .unwrap_or_else(|e| panic!("{e}"));
     let address = format!("127.0.0.1:{port}");
     let config = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  maintenance:\n    readonly:\n      enabled: {}\nhttp:\n  addr: {address}\nauth:\n  htpasswd:\n    realm: dirk-test\n    path: {}\n",
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\nauth:\n  htpasswd:\n    realm: dirk-test\n    path: {}\n",
         storage.display(),
-        !writable,
         dir.join("htpasswd").display()
     );
     std::fs::write(dir.join("registry.yml"), config).unwrap_or_else(|e| panic!("{e}"));
@@ -75,6 +65,18 @@ fn auth_registry(dir: &std::path::Path, password: &str, writable: bool) -> Regis
             "the registry did not start"
         );
         std::thread::sleep(Duration::from_millis(50));
+    }
+    if seeded {
+        let (source, _) = common::BUSYBOX
+            .split_once('/')
+            .unwrap_or_else(|| panic!("no registry in {}", common::BUSYBOX));
+        common::copy_image(
+            source,
+            &registry.address,
+            "busybox",
+            "latest",
+            Some(&format!("{USER}:{password}")),
+        );
     }
     registry
 }
@@ -100,7 +102,7 @@ fn pull(address: &str, auth: Option<&str>) -> String {
 fn pulls_need_credentials_and_get_them() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let password = format!("pw-{}", common::unique());
-    let registry = auth_registry(dir.path(), &password, false);
+    let registry = auth_registry(dir.path(), &password, true);
     let empty_config = dir.path().join("no-docker-config");
     std::fs::create_dir_all(&empty_config).unwrap_or_else(|e| panic!("{e}"));
     let s = Session::start_with(&[], &[("DOCKER_CONFIG", &empty_config.to_string_lossy())]);
@@ -149,7 +151,7 @@ fn pulls_need_credentials_and_get_them() {
 fn publishes_need_credentials_and_get_them() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let password = format!("pw-{}", common::unique());
-    let registry = auth_registry(dir.path(), &password, true);
+    let registry = auth_registry(dir.path(), &password, false);
     let empty_config = dir.path().join("no-docker-config");
     std::fs::create_dir_all(&empty_config).unwrap_or_else(|e| panic!("{e}"));
     let s = Session::start_with(&[], &[("DOCKER_CONFIG", &empty_config.to_string_lossy())]);
@@ -207,7 +209,7 @@ fn credential_helpers_named_in_the_docker_config_are_asked() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let password = format!("pw-{}", common::unique());
-    let registry = auth_registry(dir.path(), &password, false);
+    let registry = auth_registry(dir.path(), &password, true);
     // A credential helper, as `docker login` with a helper leaves them: a program on PATH that
     // reads the server address and answers JSON.
     let bin = dir.path().join("bin");

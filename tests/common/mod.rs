@@ -2,7 +2,7 @@
 //! HTTP exactly as the SDKs do.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -269,4 +269,145 @@ pub fn run_dirk(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, St
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A network bridge owned by one test (for a dockerd of its own), with its own name and subnet.
+/// Names and subnets are picked under a machine-wide lock, so tests running at the same moment, in
+/// one process or several, never pick the same one; the bridge is deleted when dropped.
+pub struct TestBridge {
+    /// The bridge's name (`dirkt<N>`).
+    pub name: String,
+}
+
+impl TestBridge {
+    /// Creates a fresh bridge with a /24 of 172.30.0.0/16 that no interface on the machine uses.
+    pub fn create() -> TestBridge {
+        use std::os::fd::AsRawFd;
+        let lock_dir = std::path::Path::new("/run/dirk-test");
+        std::fs::create_dir_all(lock_dir)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", lock_dir.display()));
+        let lock_path = lock_dir.join("bridges.lock");
+        let lock = std::fs::File::create(&lock_path)
+            .unwrap_or_else(|e| panic!("opening {}: {e}", lock_path.display()));
+        // SAFETY: flock on a file descriptor this function owns; released when `lock` is dropped.
+        let locked = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(locked, 0, "locking {}", lock_path.display());
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("running ip {args:?}: {e}"))
+        };
+        let addresses =
+            String::from_utf8_lossy(&ip(&["-4", "-o", "addr", "show"]).stdout).into_owned();
+        for n in 0..200u32 {
+            let name = format!("dirkt{n}");
+            let subnet = format!("172.30.{n}.");
+            if addresses.contains(&subnet) || ip(&["link", "show", &name]).status.success() {
+                continue;
+            }
+            let steps: [Vec<String>; 3] = [
+                vec![
+                    "link".into(),
+                    "add".into(),
+                    name.clone(),
+                    "type".into(),
+                    "bridge".into(),
+                ],
+                vec![
+                    "addr".into(),
+                    "add".into(),
+                    format!("{subnet}1/24"),
+                    "dev".into(),
+                    name.clone(),
+                ],
+                vec!["link".into(), "set".into(), name.clone(), "up".into()],
+            ];
+            let bridge = TestBridge { name };
+            for step in &steps {
+                let args: Vec<&str> = step.iter().map(String::as_str).collect();
+                let out = ip(&args);
+                assert!(
+                    out.status.success(),
+                    "ip {args:?} failed (tests that run their own dockerd need root to make a bridge): {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            return bridge;
+        }
+        panic!("no free bridge name dirkt0..dirkt199 with a free 172.30.N.0/24 subnet");
+    }
+}
+
+impl Drop for TestBridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.name])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Copies image `repo:tag` from `from` (a registry address) to `to`, blob by blob over the registry
+/// API, authenticating to `to` with `auth` (`user:password`) when given. Tests seed the registries
+/// they read this way instead of relying on another registry's storage.
+pub fn copy_image(from: &str, to: &str, repo: &str, tag: &str, auth: Option<&str>) {
+    const MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    let header = auth.map(|a| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(a)
+        )
+    });
+    let with_auth = |r: ureq::Request| match &header {
+        Some(h) => r.set("Authorization", h),
+        None => r,
+    };
+    let fail = |what: &str, e: ureq::Error| -> ! {
+        panic!("copying {repo}:{tag} from {from} to {to}: {what}: {e}")
+    };
+    let manifest = ureq::get(&format!("http://{from}/v2/{repo}/manifests/{tag}"))
+        .set("Accept", MANIFEST)
+        .call()
+        .unwrap_or_else(|e| fail("reading the manifest", e))
+        .into_string()
+        .unwrap_or_else(|e| panic!("reading the manifest of {repo}:{tag}: {e}"));
+    let parsed: Value = serde_json::from_str(&manifest)
+        .unwrap_or_else(|e| panic!("the manifest of {repo}:{tag} is not JSON: {e}"));
+    let mut digests = vec![
+        parsed["config"]["digest"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    ];
+    for layer in parsed["layers"].as_array().into_iter().flatten() {
+        digests.push(layer["digest"].as_str().unwrap_or_default().to_owned());
+    }
+    for digest in digests {
+        let mut blob = Vec::new();
+        ureq::get(&format!("http://{from}/v2/{repo}/blobs/{digest}"))
+            .call()
+            .unwrap_or_else(|e| fail("reading a blob", e))
+            .into_reader()
+            .read_to_end(&mut blob)
+            .unwrap_or_else(|e| panic!("reading blob {digest}: {e}"));
+        let started = with_auth(ureq::post(&format!("http://{to}/v2/{repo}/blobs/uploads/")))
+            .call()
+            .unwrap_or_else(|e| fail("starting an upload", e));
+        let location = started.header("Location").unwrap_or_default().to_owned();
+        let location = if location.starts_with("http") {
+            location
+        } else {
+            format!("http://{to}{location}")
+        };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        with_auth(ureq::put(&format!("{location}{separator}digest={digest}")))
+            .set("Content-Type", "application/octet-stream")
+            .send_bytes(&blob)
+            .unwrap_or_else(|e| fail("uploading a blob", e));
+    }
+    with_auth(ureq::put(&format!("http://{to}/v2/{repo}/manifests/{tag}")))
+        .set("Content-Type", MANIFEST)
+        .send_string(&manifest)
+        .unwrap_or_else(|e| fail("writing the manifest", e));
 }
