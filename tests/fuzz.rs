@@ -346,3 +346,75 @@ fn fuzz_diffcopy_receiver() {
         let _ = std::fs::remove_dir_all(&root);
     }
 }
+
+/// A JSON value built from the fields a GraphQL request has, with each field missing, null, empty
+/// or of the wrong type, nested in objects and batches.
+fn request_value(rng: &mut Rng, depth: usize) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let scalar = |rng: &mut Rng| match rng.below(8) {
+        0 => Value::Null,
+        1 => json!(""),
+        2 => json!(rng.next() as i64),
+        3 => json!(rng.below(2) == 0),
+        4 => json!("{ defaultPlatform }"),
+        5 => json!("query A { a } query B { b }"),
+        6 => json!(1.5),
+        _ => json!(rng.text(&["A", "B", "{", "}", "\"", "query"], 8)),
+    };
+    match rng.below(if depth == 0 { 6 } else { 4 }) {
+        0..=2 => {
+            let mut object = serde_json::Map::new();
+            for field in ["query", "operationName", "variables", "extensions", "other"] {
+                match rng.below(4) {
+                    0 => {}
+                    1 if depth < 3 => {
+                        object.insert(field.into(), request_value(rng, depth + 1));
+                    }
+                    _ => {
+                        object.insert(field.into(), scalar(rng));
+                    }
+                }
+            }
+            Value::Object(object)
+        }
+        3 if depth < 3 => Value::Array(
+            (0..rng.below(4))
+                .map(|_| request_value(rng, depth + 1))
+                .collect(),
+        ),
+        _ => scalar(rng),
+    }
+}
+
+#[test]
+fn fuzz_request_bodies() {
+    use dirk::session::request::{self, GraphqlRequest};
+    let mut rng = Rng::new("request bodies");
+    let content_types = [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/graphql",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+    ];
+    for _ in 0..cases() {
+        let mut body = request_value(&mut rng, 0).to_string().into_bytes();
+        // Sometimes damage it: truncate, or flip a byte.
+        match rng.below(6) {
+            0 if !body.is_empty() => body.truncate(rng.below(body.len())),
+            1 if !body.is_empty() => {
+                let i = rng.below(body.len());
+                body[i] = rng.next() as u8;
+            }
+            _ => {}
+        }
+        let content_type = rng.pick(&content_types);
+        match request::from_post(Some(content_type), &body) {
+            Ok(GraphqlRequest::Single(r)) => {
+                assert!(r.operation_name.as_deref() != Some(""), "{body:?}");
+            }
+            Ok(GraphqlRequest::Batch(items)) => assert!(!items.is_empty(), "{body:?}"),
+            Err(e) => assert!(!e.to_string().is_empty()),
+        }
+    }
+}

@@ -1,5 +1,6 @@
-//! The session's HTTP front: `/query` (POST and GET) behind HTTP Basic auth with the session token
-//! as user name, compared in constant time. Bound to loopback only.
+//! The session's HTTP front: `/query` (POST and GET, in the forms [`super::request`] reads) behind
+//! HTTP Basic auth with the session token as user name, compared in constant time. Bound to
+//! loopback only.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 
 use tracing::Instrument as _;
 
+use super::request::{self, GraphqlRequest};
 use crate::api::document;
 
 /// Largest request body accepted (larger ones get 413).
@@ -127,46 +129,6 @@ fn bad_request(message: String) -> Response {
         .into_response()
 }
 
-fn parse_post(headers: &HeaderMap, body: &Bytes) -> Result<async_graphql::Request, String> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    if content_type.starts_with("application/graphql")
-        && !content_type.starts_with("application/graphql-response")
-    {
-        let query =
-            std::str::from_utf8(body).map_err(|_| "the request body is not UTF-8".to_owned())?;
-        return Ok(async_graphql::Request::new(query));
-    }
-    if content_type.starts_with("application/x-www-form-urlencoded") {
-        return serde_urlencoded_request(body);
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| format!("the request body is not a GraphQL request: {e}"))
-}
-
-fn serde_urlencoded_request(body: &Bytes) -> Result<async_graphql::Request, String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|e| format!("the form body is malformed: {e}"))?;
-    request_from_pairs(pairs)
-}
-
-fn request_from_pairs(pairs: Vec<(String, String)>) -> Result<async_graphql::Request, String> {
-    let get = |k: &str| pairs.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.clone());
-    let query = get("query").ok_or_else(|| "missing query parameter".to_owned())?;
-    let mut request = async_graphql::Request::new(query);
-    if let Some(op) = get("operationName") {
-        request = request.operation_name(op);
-    }
-    if let Some(vars) = get("variables").filter(|v| !v.is_empty()) {
-        let value: serde_json::Value =
-            serde_json::from_str(&vars).map_err(|e| format!("variables are not JSON: {e}"))?;
-        request = request.variables(async_graphql::Variables::from_json(value));
-    }
-    Ok(request)
-}
-
 /// Runs one request: the document is parsed with the session's own parser (see
 /// [`crate::api::document`]), executed, and answered as the JSON the SDKs expect.
 pub async fn execute_json(
@@ -212,9 +174,21 @@ fn operation_name(request: &mut async_graphql::Request) -> String {
 }
 
 async fn post_query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match parse_post(&headers, &body) {
-        Ok(request) => execute(&state, request).await,
-        Err(message) => bad_request(message),
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    match request::from_post(content_type, &body) {
+        Ok(GraphqlRequest::Single(request)) => execute(&state, *request).await,
+        Ok(GraphqlRequest::Batch(requests)) => {
+            let answers = futures::future::join_all(
+                requests
+                    .into_iter()
+                    .map(|r| execute_json(&state.schema, r, &state.span)),
+            )
+            .await;
+            json_response(serde_json::Value::Array(answers))
+        }
+        Err(e) => bad_request(e.to_string()),
     }
 }
 
@@ -222,9 +196,9 @@ async fn get_query(
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    match request_from_pairs(pairs) {
+    match request::from_parameters(&pairs) {
         Ok(request) => execute(&state, request).await,
-        Err(message) => bad_request(message),
+        Err(e) => bad_request(e.to_string()),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod files;
 pub mod http;
+pub mod request;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
