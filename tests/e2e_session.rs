@@ -243,6 +243,8 @@ fn pipelines_name_their_steps_in_progress() {
         stderr.contains(&format!("[ci / unit tests] exec echo {marker}")),
         "{stderr}"
     );
+    // The exec shim's transfer is dirk's plumbing, not a step of the pipeline.
+    assert!(!stderr.contains("shim"), "{stderr}");
     let e = common::Session::start().error(r#"{ container { pipeline(name: " ") { id } } }"#);
     assert!(common::message(&e).contains("pipeline needs a name"), "{e}");
 

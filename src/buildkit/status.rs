@@ -9,6 +9,8 @@ use control::control_client::ControlClient;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
+use crate::core::runtime::SHIM_STEP_NAME;
+
 /// A step (vertex) of the build, as last reported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepStatus {
@@ -74,23 +76,38 @@ fn time(ts: Option<Timestamp>) -> Option<SystemTime> {
     Some(SystemTime::UNIX_EPOCH + Duration::new(secs, nanos))
 }
 
-/// Converts one status message into events (vertex changes first, then logs).
+/// Converts one status message into events (vertex changes first, then logs). dirk's own plumbing
+/// (the exec shim's transfer) is left out: it is no step of the user's pipeline.
 pub fn events(response: control::StatusResponse) -> Vec<StatusEvent> {
-    let steps = response.vertexes.into_iter().map(|v| {
-        StatusEvent::Step(StepStatus {
-            digest: v.digest,
-            name: v.name,
-            cached: v.cached,
-            started: time(v.started),
-            completed: time(v.completed),
-            error: v.error,
-        })
-    });
-    let logs = response.logs.into_iter().map(|l| StatusEvent::Log {
-        digest: l.vertex,
-        stream: l.stream,
-        data: l.msg,
-    });
+    let hidden: Vec<String> = response
+        .vertexes
+        .iter()
+        .filter(|v| v.name == SHIM_STEP_NAME)
+        .map(|v| v.digest.clone())
+        .collect();
+    let steps = response
+        .vertexes
+        .into_iter()
+        .filter(|v| v.name != SHIM_STEP_NAME)
+        .map(|v| {
+            StatusEvent::Step(StepStatus {
+                digest: v.digest,
+                name: v.name,
+                cached: v.cached,
+                started: time(v.started),
+                completed: time(v.completed),
+                error: v.error,
+            })
+        });
+    let logs = response
+        .logs
+        .into_iter()
+        .filter(|l| !hidden.contains(&l.vertex))
+        .map(|l| StatusEvent::Log {
+            digest: l.vertex,
+            stream: l.stream,
+            data: l.msg,
+        });
     steps.chain(logs).collect()
 }
 
@@ -146,5 +163,24 @@ mod tests {
             matches!(&got[0], StatusEvent::Step(s) if s.name == "exec echo hi" && s.started.is_some() && s.completed.is_none())
         );
         assert!(matches!(&got[1], StatusEvent::Log { stream: 1, data, .. } if data == b"hi\n"));
+    }
+
+    #[test]
+    fn the_shim_transfer_is_not_a_step() {
+        let response = control::StatusResponse {
+            vertexes: vec![control::Vertex {
+                digest: "sha256:shim".into(),
+                name: SHIM_STEP_NAME.into(),
+                ..Default::default()
+            }],
+            logs: vec![control::VertexLog {
+                vertex: "sha256:shim".into(),
+                stream: 1,
+                msg: b"transferring".to_vec(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(events(response), vec![]);
     }
 }

@@ -15,6 +15,8 @@ pub struct ExecError {
     pub stderr: String,
 }
 
+/// The daemon's own wording for a failed process, as v0.6.4 answers it: the output travels only in
+/// the error's extensions, never in its message.
 impl std::fmt::Display for ExecError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -22,29 +24,8 @@ impl std::fmt::Display for ExecError {
             "process {:?} did not complete successfully: exit code: {}",
             self.cmd.join(" "),
             self.exit_code
-        )?;
-        let tail = tail_lines(&self.stderr, 10, 1024);
-        if !tail.is_empty() {
-            write!(f, "\nstderr:\n{tail}")?;
-        }
-        Ok(())
+        )
     }
-}
-
-/// The last `max_lines` lines of `text`, at most `max_bytes` long.
-pub fn tail_lines(text: &str, max_lines: usize, max_bytes: usize) -> String {
-    let trimmed = text.trim_end();
-    let lines: Vec<&str> = trimmed.lines().collect();
-    let start = lines.len().saturating_sub(max_lines);
-    let joined = lines[start..].join("\n");
-    if joined.len() <= max_bytes {
-        return joined;
-    }
-    let mut cut = joined.len() - max_bytes;
-    while !joined.is_char_boundary(cut) {
-        cut += 1;
-    }
-    format!("…{}", &joined[cut..])
 }
 
 /// Everything that can go wrong in the domain.
@@ -114,7 +95,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exec_error_message_names_command_code_and_stderr_tail() {
+    fn exec_error_message_is_the_daemons_without_the_output() {
         let e = ExecError {
             cmd: vec!["sh".into(), "-c".into(), "exit 3".into()],
             exit_code: 3,
@@ -123,14 +104,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "process \"sh -c exit 3\" did not complete successfully: exit code: 3\nstderr:\na\nb"
+            "process \"sh -c exit 3\" did not complete successfully: exit code: 3"
         );
-    }
-
-    #[test]
-    fn tail_keeps_last_lines_within_bytes() {
-        let text: String = (0..100).map(|i| format!("line{i}\n")).collect();
-        assert_eq!(tail_lines(&text, 2, 1000), "line98\nline99");
-        assert!(tail_lines(&text, 100, 20).len() <= 24);
     }
 }

@@ -66,7 +66,7 @@ pub async fn build_images(
 
 impl Container {
     /// Pushes the container (and `variants`, one per further platform) to registry reference
-    /// `address`; returns the reference pinned to the pushed manifest's (or index's) digest.
+    /// `address`; returns `address` as written, pinned to the pushed manifest's (or index's) digest.
     pub async fn publish(
         &self,
         rt: &Runtime,
@@ -144,6 +144,7 @@ impl Container {
                     .map_err(failed)?
             }
         };
-        Ok(format!("{}@{digest}", reference.name_and_tag()))
+        // The address as the caller wrote it (no tag added), as v0.6.4 answers.
+        Ok(format!("{address}@{digest}"))
     }
 }

@@ -30,6 +30,10 @@ pub fn shim_source_name() -> &'static str {
     })
 }
 
+/// The step name of the exec shim's transfer. It is dirk's own plumbing, not a step of the user's
+/// pipeline, so progress displays and traces leave it out.
+pub const SHIM_STEP_NAME: &str = "dirk exec shim";
+
 /// Whether a registry error means the request lacked (valid) credentials.
 fn is_auth_failure(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
@@ -63,7 +67,7 @@ impl Runtime {
         let shim = LocalSource {
             name: shim_source_name().into(),
             shared_key_hint: Some(shim_source_name().into()),
-            description: Some("dirk exec shim".into()),
+            description: Some(SHIM_STEP_NAME.into()),
             ..Default::default()
         }
         .build();

@@ -59,6 +59,18 @@ async def test_publish_then_pull_back_content_and_config():
     assert manifest["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
+async def test_publish_without_a_tag_keeps_the_address_as_written():
+    marker = str(uuid.uuid4())
+    address = f"{REGISTRY}/dirk-test/untagged-{marker[:8]}"
+    async with dagger.Connection() as client:
+        ref = await client.container().from_(BUSYBOX).with_new_file("/marker", marker).publish(address)
+        # v0.6.4 answers ADDR@sha256:..., adding no tag to what was asked for.
+        assert ref.startswith(address + "@sha256:"), ref
+        assert ":latest" not in ref
+        assert await client.container().from_(ref).file("/marker").contents() == marker
+        assert await client.container().from_(address).file("/marker").contents() == marker
+
+
 async def test_publish_platform_variants_with_docker_media_types():
     marker = str(uuid.uuid4())
     address = f"{REGISTRY}/dirk-test/multi-{marker[:8]}:v1"

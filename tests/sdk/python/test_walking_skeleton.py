@@ -66,6 +66,11 @@ async def test_exec_error():
     assert err.stderr == "to-err\n"
     assert err.stdout == "to-out\n"
     assert err.command == ["sh", "-c", "echo to-out; echo to-err >&2; exit 3"]
+    # The message is the daemon's own; the output travels in the extensions only, so the SDK's
+    # str() (which appends both) shows each once.
+    assert err.message == 'process "sh -c echo to-out; echo to-err >&2; exit 3" did not complete successfully: exit code: 3'
+    assert str(err).count("to-err") == 1
+    assert str(err).count("to-out") == 1
 
 
 async def test_sync_on_failing_exec_raises_query_error():
