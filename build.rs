@@ -11,6 +11,7 @@ fn main() {
     let target = env::var("TARGET").expect("cargo sets TARGET");
     println!("cargo:rerun-if-changed=src/shim/program.rs");
     println!("cargo:rerun-if-changed=src/shim/protocol.rs");
+    println!("cargo:rerun-if-changed=src/core/patterns.rs");
     let status = Command::new(rustc)
         .args([
             "--edition",

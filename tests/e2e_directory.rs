@@ -221,3 +221,174 @@ fn http_files_are_downloaded_by_the_daemon() {
     let e = s.error(r#"{ http(url: "ftp://example.com/x") { id } }"#);
     assert!(common::message(&e).contains("ftp://example.com/x"), "{e}");
 }
+
+/// A listing of `/src` in a container: every path with its type, mode, owner and size, and each
+/// file's content, sorted.
+const LIST_SRC: &str = "cd /src && find . -mindepth 1 | sort | while read -r p; do if [ -d \"$p\" ]; then t=d; elif [ -L \"$p\" ]; then t=l; else t=f; fi; echo \"$t $p $(stat -c '%a %u:%g' \"$p\") $( [ $t = f ] && cat \"$p\")\"; done";
+
+#[test]
+fn copies_with_patterns_give_the_same_tree_on_every_daemon() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path();
+    for (path, contents) in [
+        ("package.json", "{}"),
+        ("index.js", "main"),
+        ("node_modules/left-pad/index.js", "pad"),
+        ("src/app.js", "app"),
+        ("src/app.test.js", "test"),
+        ("src/deep/util.js", "util"),
+        ("docs/readme.md", "docs"),
+        ("docs/notes.txt", "notes"),
+        ("logs/a.log", "a"),
+        ("logs/keep.log", "keep"),
+    ] {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap_or(root)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&p, contents).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::create_dir_all(root.join("empty")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("index.js", root.join("main.js")).unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        root.join("src/deep"),
+        std::fs::Permissions::from_mode(0o750),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(
+        root.join("index.js"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    // (include, exclude, paths expected in the copy)
+    let cases: [(&[&str], &[&str], &[&str]); 5] = [
+        // The quick start of the v0.6.4 docs: everything but node_modules.
+        (
+            &[],
+            &["node_modules/"],
+            &[
+                "docs",
+                "docs/notes.txt",
+                "docs/readme.md",
+                "empty",
+                "index.js",
+                "logs",
+                "logs/a.log",
+                "logs/keep.log",
+                "main.js",
+                "package.json",
+                "src",
+                "src/app.js",
+                "src/app.test.js",
+                "src/deep",
+                "src/deep/util.js",
+            ],
+        ),
+        (
+            &["src", "*.json"],
+            &[],
+            &[
+                "package.json",
+                "src",
+                "src/app.js",
+                "src/app.test.js",
+                "src/deep",
+                "src/deep/util.js",
+            ],
+        ),
+        (
+            &["**/*.js"],
+            &["**/*.test.js", "node_modules"],
+            &[
+                "index.js",
+                "main.js",
+                "src",
+                "src/app.js",
+                "src/deep",
+                "src/deep/util.js",
+            ],
+        ),
+        (
+            &[],
+            &[
+                "logs/*.log",
+                "!logs/keep.log",
+                "docs",
+                "node_modules",
+                "src",
+                "empty",
+            ],
+            &[
+                "index.js",
+                "logs",
+                "logs/keep.log",
+                "main.js",
+                "package.json",
+            ],
+        ),
+        (
+            &["docs/*.md", "empty"],
+            &[],
+            &["docs", "docs/readme.md", "empty"],
+        ),
+    ];
+    let daemons = common::suite_daemons();
+    for (include, exclude, expected) in cases {
+        let patterns = format!(
+            "include: {}, exclude: {}",
+            serde_json::to_string(include).unwrap_or_default(),
+            serde_json::to_string(exclude).unwrap_or_default()
+        );
+        let mut listings = Vec::new();
+        for (daemon, host) in &daemons {
+            let s = Session::start_with(
+                &["--workdir", &root.to_string_lossy()],
+                &[
+                    ("DOCKER_HOST", host),
+                    ("BUILDKIT_HOST", ""),
+                    ("_EXPERIMENTAL_DAGGER_RUNNER_HOST", ""),
+                ],
+            );
+            let host_dir = s.string_at(
+                r#"{ host { directory(path: ".") { id } } }"#,
+                &["host", "directory", "id"],
+            );
+            let v = s.data(&format!(
+                r#"{{ container {{ from(address: {}) {{ withDirectory(path: "/src", directory: {}, {patterns}) {{ withExec(args: ["sh", "-c", {}]) {{ stdout }} }} }} }}
+                   directory {{ withDirectory(path: "copy", directory: {}, {patterns}) {{ entries(path: "copy") }} }} }}"#,
+                lit(common::BUSYBOX),
+                lit(&host_dir),
+                lit(LIST_SRC),
+                lit(&host_dir),
+            ));
+            let listing = v["container"]["from"]["withDirectory"]["withExec"]["stdout"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let paths: Vec<&str> = listing
+                .lines()
+                .filter_map(|l| l.split(' ').nth(1))
+                .map(|p| p.trim_start_matches("./"))
+                .collect();
+            assert_eq!(paths, expected, "{daemon}, {patterns}:\n{listing}");
+            let top: Vec<&str> = expected
+                .iter()
+                .copied()
+                .filter(|p| !p.contains('/'))
+                .collect();
+            assert_eq!(
+                v["directory"]["withDirectory"]["entries"],
+                json!(top),
+                "{daemon}, {patterns}"
+            );
+            listings.push((daemon, listing));
+        }
+        for pair in listings.windows(2) {
+            assert_eq!(
+                pair[0].1, pair[1].1,
+                "{patterns}: {} and {} copied different trees",
+                pair[0].0, pair[1].0
+            );
+        }
+    }
+}

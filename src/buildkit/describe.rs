@@ -37,6 +37,41 @@ pub struct Worker {
     pub id: String,
     /// Platforms it runs.
     pub platforms: Vec<Platform>,
+    /// Its build-cache garbage collection, one rule per entry in the order the daemon applies them
+    /// (empty when the daemon collects nothing by itself).
+    pub gc_rules: Vec<String>,
+}
+
+/// One garbage-collection rule in words: what it prunes, and what it keeps.
+fn gc_rule(policy: &bollard_buildkit_proto::moby::buildkit::v1::types::GcPolicy) -> String {
+    let what = if policy.filters.is_empty() {
+        if policy.all {
+            "everything, in use or not".to_owned()
+        } else {
+            "unused records".to_owned()
+        }
+    } else {
+        policy.filters.join(", ")
+    };
+    let mut keep = Vec::new();
+    let keep_bytes = policy.reserved_space.max(policy.max_used_space);
+    if keep_bytes > 0 {
+        keep.push(format!("{:.1} GB", keep_bytes as f64 / 1e9));
+    }
+    if policy.keep_duration > 0 {
+        keep.push(format!(
+            "records used in the last {} h",
+            policy.keep_duration / 3_600_000_000_000
+        ));
+    }
+    if policy.min_free_space > 0 {
+        keep.push(format!("{:.1} GB free", policy.min_free_space as f64 / 1e9));
+    }
+    if keep.is_empty() {
+        format!("prunes {what}")
+    } else {
+        format!("prunes {what}, keeping {}", keep.join(" and "))
+    }
 }
 
 /// What `dirk engine` reports.
@@ -75,6 +110,7 @@ pub async fn describe(runner: Runner) -> Result<EngineReport, ConnectError> {
         .map(|w| Worker {
             id: w.id,
             platforms: w.platforms.iter().map(Platform::from_pb).collect(),
+            gc_rules: w.gc_policy.iter().map(gc_rule).collect(),
         })
         .collect();
     let identity = SessionIdentity::new("dirk-engine", "dirk-engine");

@@ -34,6 +34,12 @@ pub async fn run() -> anyhow::Result<i32> {
     for w in &report.workers {
         let platforms: Vec<String> = w.platforms.iter().map(ToString::to_string).collect();
         println!("worker:    {} ({})", w.id, platforms.join(", "));
+        if w.gc_rules.is_empty() {
+            println!("  cache gc: none (the daemon keeps the build cache until pruned)");
+        }
+        for rule in &w.gc_rules {
+            println!("  cache gc: {rule}");
+        }
     }
     println!("capabilities:");
     for (cap, what, has) in &report.capabilities {

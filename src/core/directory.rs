@@ -5,6 +5,7 @@ use super::exec::evaluate;
 use super::file::File;
 use super::layers;
 use super::paths;
+use super::patterns::Selection;
 use super::runtime::Runtime;
 use crate::llb::{FileAction, Platform, State};
 
@@ -151,6 +152,7 @@ impl Directory {
                 ("/.dirk-diff/upper", other.state.clone(), sub(other)),
             ],
             ("/.dirk-diff/out", State::scratch()),
+            &[],
             self.step_name(format!("diff {} {}", self.dir, other.dir)),
         )?;
         Ok(Directory {
@@ -325,7 +327,10 @@ pub(crate) fn new_file_actions(
 }
 
 /// The action copying the contents of `source` into `target` (created if missing), filtered by
-/// `.dockerignore`-style patterns when the daemon can.
+/// `.dockerignore`-style patterns: by the daemon's copy where it can filter
+/// (`file.copy.includeexcludepatterns`, BuildKit v0.9 and newer), else by the exec shim, which
+/// first copies what the patterns select (with the walk host directories are sent with) and the
+/// daemon then copies that. Both give the same tree.
 pub(crate) fn copy_directory(
     rt: &Runtime,
     source: &Directory,
@@ -333,15 +338,69 @@ pub(crate) fn copy_directory(
     include: Vec<String>,
     exclude: Vec<String>,
 ) -> CoreResult<FileAction> {
-    if !include.is_empty() || !exclude.is_empty() {
-        rt.require(
-            COPY_PATTERNS_CAP,
-            "copying with include or exclude patterns",
-        )?;
+    let filtered = !include.is_empty() || !exclude.is_empty();
+    if filtered {
+        Selection::new(&include, &exclude).map_err(|e| CoreError::InvalidArgument {
+            what: "pattern".into(),
+            value: e.pattern.clone(),
+            reason: e.reason,
+        })?;
     }
-    Ok(FileAction::Copy {
-        from: source.state.clone(),
-        src: source.dir.clone(),
+    if filtered && !rt.engine().supports(COPY_PATTERNS_CAP) {
+        let options: Vec<String> = include
+            .iter()
+            .map(|p| format!("i:{p}"))
+            .chain(exclude.iter().map(|p| format!("x:{p}")))
+            .collect();
+        let selected = super::exec::shim_tool(
+            rt,
+            &source.platform,
+            crate::shim::SELECT_ARG,
+            vec![(
+                "/.dirk-select/source",
+                source.state.clone(),
+                source.dir.trim_start_matches('/').to_owned(),
+            )],
+            ("/.dirk-select/out", State::scratch()),
+            &options,
+            source.step_name(format!(
+                "select from {}{}{}",
+                source.dir,
+                patterns_label("include", &include),
+                patterns_label("exclude", &exclude)
+            )),
+        )?;
+        return Ok(copy_contents(selected, "/", target, Vec::new(), Vec::new()));
+    }
+    Ok(copy_contents(
+        source.state.clone(),
+        &source.dir,
+        target,
+        include,
+        exclude,
+    ))
+}
+
+/// ` (include a, b)`: a step name's mention of the patterns it applies (empty when none).
+fn patterns_label(what: &str, patterns: &[String]) -> String {
+    if patterns.is_empty() {
+        String::new()
+    } else {
+        format!(" ({what} {})", patterns.join(", "))
+    }
+}
+
+/// The action copying what directory `src` of `from` holds into `target`.
+fn copy_contents(
+    from: State,
+    src: &str,
+    target: &str,
+    include: Vec<String>,
+    exclude: Vec<String>,
+) -> FileAction {
+    FileAction::Copy {
+        from,
+        src: src.to_owned(),
         dest: target.to_owned(),
         contents_only: true,
         create_parents: true,
@@ -350,7 +409,7 @@ pub(crate) fn copy_directory(
         include,
         exclude,
         timestamp: None,
-    })
+    }
 }
 
 pub(crate) fn copy_file(source: &File, target: &str, permissions: Option<u32>) -> FileAction {

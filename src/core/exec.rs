@@ -243,15 +243,17 @@ fn secret_mount(dest: &str, secret: &Secret, uid: u32, gid: u32) -> Mount {
     }
 }
 
-/// One run of a tool built into the exec shim (`--dirk-diff`, `--dirk-apply`) on an empty root:
-/// each input is mounted read-only at its path, `output` writably at its path, and the tool gets
-/// the input paths, then the output path, as arguments. Returns what the tool left in `output`.
+/// One run of a tool built into the exec shim (`--dirk-diff`, `--dirk-apply`, `--dirk-select`) on
+/// an empty root: each input is mounted read-only at its path, `output` writably at its path, and
+/// the tool gets the input paths, the output path, then `options` as arguments. Returns what the
+/// tool left in `output`.
 pub(crate) fn shim_tool(
     rt: &Runtime,
     platform: &Platform,
     tool: &str,
     inputs: Vec<(&str, State, String)>,
     output: (&str, State),
+    options: &[String],
     description: String,
 ) -> CoreResult<State> {
     rt.check_exec_platform(platform)?;
@@ -263,6 +265,7 @@ pub(crate) fn shim_tool(
     }
     let (out_path, out_state) = output;
     args.push(out_path.to_owned());
+    args.extend(options.iter().cloned());
     mounts.push(Mount::bind(
         out_path,
         layers::bounded(out_state, platform),

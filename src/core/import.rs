@@ -218,6 +218,7 @@ fn apply_layer(
         crate::shim::APPLY_ARG,
         vec![("/.dirk-layer", files, String::new())],
         ("/.dirk-target", lower.clone()),
+        &[],
         format!("import {tarball}: apply layer {n}"),
     )
 }

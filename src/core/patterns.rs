@@ -6,15 +6,30 @@
 //! directory matches everything below it. Exclude patterns are read in order and the last one that
 //! matches wins; a leading `!` makes a pattern re-include what earlier ones excluded.
 
+//!
+//! This file is also compiled into the exec shim (which applies patterns inside the daemon when it
+//! cannot), so it uses nothing but the standard library.
+
 /// A pattern that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid path pattern {pattern:?}: {reason}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatternError {
     /// The pattern as given.
     pub pattern: String,
     /// What is wrong with it.
     pub reason: String,
 }
+
+impl std::fmt::Display for PatternError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "invalid path pattern {:?}: {}",
+            self.pattern, self.reason
+        )
+    }
+}
+
+impl std::error::Error for PatternError {}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {

@@ -18,6 +18,10 @@ use std::thread;
 
 include!("protocol.rs");
 
+#[path = "../core/patterns.rs"]
+#[allow(dead_code)]
+mod patterns;
+
 fn main() -> ExitCode {
     let args: Vec<OsString> = env::args_os().skip(1).collect();
     if args.first().is_some_and(|a| a == APPLY_ARG) {
@@ -25,6 +29,15 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("dirk apply: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.first().is_some_and(|a| a == SELECT_ARG) {
+        return match select::run(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("dirk select: {e}");
                 ExitCode::FAILURE
             }
         };
@@ -255,7 +268,7 @@ mod diff {
     }
 
     /// The names in directory `dir`, sorted.
-    fn sorted_names(dir: &Path) -> io::Result<Vec<OsString>> {
+    pub(crate) fn sorted_names(dir: &Path) -> io::Result<Vec<OsString>> {
         let mut names: Vec<OsString> = fs::read_dir(dir)?
             .map(|e| e.map(|e| e.file_name()))
             .collect::<io::Result<_>>()?;
@@ -320,7 +333,7 @@ mod diff {
 
     /// Copies the file or symlink `from` (described by `meta`) to `to`, owner, mode and time kept.
     /// Devices, sockets and pipes cannot be recreated without privileges: they are left out.
-    fn copy_entry(from: &Path, to: &Path, meta: &Metadata) -> io::Result<()> {
+    pub(crate) fn copy_entry(from: &Path, to: &Path, meta: &Metadata) -> io::Result<()> {
         if meta.file_type().is_symlink() {
             std::os::unix::fs::symlink(fs::read_link(from)?, to)?;
         } else if meta.is_file() {
@@ -365,7 +378,7 @@ mod diff {
     }
 
     /// Gives `to` the owner, mode and modification time of `meta` (symlinks: the owner only).
-    fn copy_meta(to: &Path, meta: &Metadata) -> io::Result<()> {
+    pub(crate) fn copy_meta(to: &Path, meta: &Metadata) -> io::Result<()> {
         std::os::unix::fs::lchown(to, Some(meta.uid()), Some(meta.gid()))?;
         if meta.file_type().is_symlink() {
             return Ok(());
@@ -376,7 +389,7 @@ mod diff {
     }
 
     /// Creates `rel`'s missing parent directories in `out`, shaped like those in `upper`.
-    fn make_parents(upper: &Path, out: &Path, rel: &Path) -> io::Result<()> {
+    pub(crate) fn make_parents(upper: &Path, out: &Path, rel: &Path) -> io::Result<()> {
         let mut missing: Vec<PathBuf> = Vec::new();
         let mut dir = rel.parent();
         while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
@@ -416,6 +429,65 @@ mod diff {
             }
             make_parents(upper, out, &rel)?;
             copy_entry(&u, &o, &um)?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies with include and exclude patterns, for daemons whose copies cannot filter
+/// (`file.copy.includeexcludepatterns`): the same walk host directories are sent with.
+mod select {
+    use std::ffi::OsString;
+    use std::fs;
+    use std::io;
+    use std::path::Path;
+
+    use crate::diff::{copy_entry, copy_meta, make_parents, sorted_names};
+    use crate::patterns::{split, DirVerdict, Selection};
+
+    pub fn run(args: &[OsString]) -> Result<(), String> {
+        let [source, out, patterns @ ..] = args else {
+            return Err("usage: --dirk-select SOURCE OUT [i:PATTERN | x:PATTERN]...".into());
+        };
+        let (mut include, mut exclude) = (Vec::new(), Vec::new());
+        for p in patterns {
+            let p = p.to_string_lossy();
+            match (p.strip_prefix("i:"), p.strip_prefix("x:")) {
+                (Some(i), _) => include.push(i.to_owned()),
+                (_, Some(x)) => exclude.push(x.to_owned()),
+                _ => return Err(format!("pattern argument {p:?} is neither i:PATTERN nor x:PATTERN")),
+            }
+        }
+        let selection = Selection::new(&include, &exclude).map_err(|e| e.to_string())?;
+        walk(Path::new(source), Path::new(out), Path::new(""), &selection).map_err(|e| e.to_string())
+    }
+
+    fn walk(source: &Path, out: &Path, rel: &Path, selection: &Selection) -> io::Result<()> {
+        for name in sorted_names(&source.join(rel))? {
+            let rel = rel.join(&name);
+            let (from, to) = (source.join(&rel), out.join(&rel));
+            let meta = fs::symlink_metadata(&from)?;
+            let segs = split(&rel.to_string_lossy());
+            if meta.is_dir() {
+                match selection.directory(&segs) {
+                    DirVerdict::Skip => continue,
+                    DirVerdict::Selected => {
+                        make_parents(source, out, &rel)?;
+                        fs::create_dir(&to)?;
+                    }
+                    // Made only when something below it is copied (by make_parents).
+                    DirVerdict::Descend => {}
+                }
+                walk(source, out, &rel, selection)?;
+                if fs::symlink_metadata(&to).is_ok() {
+                    copy_meta(&to, &meta)?;
+                }
+                continue;
+            }
+            if selection.selects_file(&segs) {
+                make_parents(source, out, &rel)?;
+                copy_entry(&from, &to, &meta)?;
+            }
         }
         Ok(())
     }

@@ -36,5 +36,9 @@ pub const DIFF_ARG: &str = "--dirk-diff";
 /// unpacked image layer LAYER onto TARGET: whiteouts (`.wh.NAME`) remove NAME, an opaque marker
 /// (`.wh..wh..opq`) empties its directory first, everything else replaces what is there.
 pub const APPLY_ARG: &str = "--dirk-apply";
+/// First argument that turns the shim into a selective copier: `--dirk-select SOURCE OUT [i:PATTERN |
+/// x:PATTERN]...` copies into OUT what SOURCE holds that the include (`i:`) and exclude (`x:`)
+/// patterns select, with the `.dockerignore` semantics of host directories; owners, modes and times kept.
+pub const SELECT_ARG: &str = "--dirk-select";
 /// The user (`user[:group]`, names or ids) the command runs as; the shim itself runs as root.
 pub const ENV_USER: &str = "_DIRK_USER";

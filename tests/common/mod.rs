@@ -411,3 +411,28 @@ pub fn copy_image(from: &str, to: &str, repo: &str, tag: &str, auth: Option<&str
         .send_string(&manifest)
         .unwrap_or_else(|e| fail("writing the manifest", e));
 }
+
+/// The `DOCKER_HOST` of every daemon the setup script runs for the suite (one per BuildKit
+/// generation), for tests that compare what the daemons give for the same pipeline. Each must
+/// answer: a test that needs them all fails, naming the one that is missing.
+pub fn suite_daemons() -> Vec<(&'static str, String)> {
+    let docker26 = std::env::var("DIRK_DOCKER26_SOCK")
+        .unwrap_or_else(|_| "/run/dirk-test/docker26.sock".into());
+    let daemons = vec![
+        (
+            "BuildKit v0.8 (dockerd 20.10)",
+            "/var/run/docker.sock".to_owned(),
+        ),
+        ("BuildKit v0.13 (dockerd 26.1)", docker26),
+    ];
+    daemons
+        .into_iter()
+        .map(|(name, socket)| {
+            assert!(
+                std::path::Path::new(&socket).exists(),
+                "{name} is not running at {socket}: run scripts/setup-engine.sh"
+            );
+            (name, format!("unix://{socket}"))
+        })
+        .collect()
+}
