@@ -43,3 +43,30 @@ async def test_diff_holds_what_the_other_directory_adds_or_changes():
         assert mode == "700\n"
         # Subdirectories diff as their own trees.
         assert await base.directory("sub").diff(changed.directory("sub")).entries() == ["changed.txt"]
+
+
+async def test_the_quickstart_copies_a_project_without_node_modules(tmp_path, monkeypatch):
+    """The v0.6.4 docs' quickstart: `with_directory("/src", host.directory("."), exclude=[...])`,
+    on every daemon (those whose copies cannot filter get the shim's selection)."""
+    for path, text in {
+        "package.json": "{}",
+        "index.js": "main",
+        "node_modules/dep/index.js": "dep",
+        "ci/main.py": "ci",
+        "src/app.js": "app",
+    }.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    async with dagger.Connection() as client:
+        source = (
+            client.container()
+            .from_(BUSYBOX)
+            .with_directory("/src", client.host().directory("."), exclude=["node_modules/", "ci/"])
+        )
+        listing = await source.with_exec(["sh", "-c", "cd /src && find . | sort"]).stdout()
+        included = await client.container().from_(BUSYBOX).with_directory(
+            "/src", client.host().directory("."), include=["src/**", "*.json"]
+        ).with_exec(["sh", "-c", "cd /src && find . -type f | sort"]).stdout()
+    assert listing.split() == [".", "./index.js", "./package.json", "./src", "./src/app.js"]
+    assert included.split() == ["./package.json", "./src/app.js"]

@@ -69,8 +69,11 @@ async def test_exec_error():
     # The message is the daemon's own; the output travels in the extensions only, so the SDK's
     # str() (which appends both) shows each once.
     assert err.message == 'process "sh -c echo to-out; echo to-err >&2; exit 3" did not complete successfully: exit code: 3'
-    assert str(err).count("to-err") == 1
-    assert str(err).count("to-out") == 1
+    async with dagger.Connection() as client:
+        with pytest.raises(dagger.ExecError) as info:
+            await client.container().from_(BUSYBOX).with_exec(["sh", "-c", "echo o$((40+2)); echo e$((40+3)) >&2; exit 4"]).sync()
+    assert "e43" not in info.value.message and "o42" not in info.value.message
+    assert str(info.value).count("e43") == 1 and str(info.value).count("o42") == 1
 
 
 async def test_sync_on_failing_exec_raises_query_error():
