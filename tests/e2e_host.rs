@@ -215,3 +215,99 @@ fn a_directory_of_thousands_of_small_files_syncs_whole() {
         .join(" ");
     assert_eq!(out, "5000 x");
 }
+
+#[test]
+fn every_file_is_frozen_at_its_first_use_whichever_selection_read_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path();
+    let marker = unique();
+    write(root, "a.txt", &format!("first {marker}"));
+    write(root, "b.txt", "b before");
+    write(root, "d/c.txt", "c before");
+    write(root, "d/e.txt", "e");
+    let s = Session::start_with(&["--workdir", &root.to_string_lossy()], &[]);
+    let dir_id = |patterns: &str| {
+        s.string_at(
+            &format!(r#"{{ host {{ directory(path: ".", {patterns}) {{ id }} }} }}"#),
+            &["host", "directory", "id"],
+        )
+    };
+    let read = |id: &str, path: &str| {
+        s.data(&format!(
+            r#"{{ directory(id: {}) {{ file(path: {}) {{ contents }} }} }}"#,
+            lit(id),
+            lit(path)
+        ))["directory"]["file"]["contents"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    // First use: everything but b.txt is read (and frozen).
+    let first = dir_id(r#"exclude: ["b.txt"]"#);
+    assert_eq!(
+        read(&first, "a.txt").as_deref(),
+        Some(format!("first {marker}").as_str())
+    );
+    assert_eq!(read(&first, "d/c.txt").as_deref(), Some("c before"));
+
+    // The disk changes: a.txt is rewritten (another size), b.txt too, d/c.txt is deleted, and a
+    // new file appears.
+    write(root, "a.txt", &format!("second, longer {marker}"));
+    write(root, "b.txt", "b after");
+    std::fs::remove_file(root.join("d/c.txt")).unwrap_or_else(|e| panic!("{e}"));
+    write(root, "new.txt", "new");
+
+    // Another selection of the same path: files read before keep their first content (a deleted
+    // one is still there); files first selected now are read now.
+    let all = dir_id("include: []");
+    assert_eq!(
+        read(&all, "a.txt").as_deref(),
+        Some(format!("first {marker}").as_str())
+    );
+    assert_eq!(read(&all, "b.txt").as_deref(), Some("b after"));
+    assert_eq!(read(&all, "d/c.txt").as_deref(), Some("c before"));
+    assert_eq!(read(&all, "new.txt").as_deref(), Some("new"));
+    let v = s.data(&format!(
+        r#"{{ directory(id: {}) {{ entries sub: entries(path: "d") }} }}"#,
+        lit(&all)
+    ));
+    assert_eq!(
+        v["directory"]["entries"],
+        serde_json::json!(["a.txt", "b.txt", "d", "new.txt"])
+    );
+    assert_eq!(v["directory"]["sub"], serde_json::json!(["c.txt", "e.txt"]));
+
+    // The same file through other doors: Host.file, and a subdirectory as its own host directory.
+    let v = s.data(
+        r#"{ host { file(path: "a.txt") { contents } directory(path: "d") { file(path: "c.txt") { contents } } } }"#,
+    );
+    assert_eq!(v["host"]["file"]["contents"], format!("first {marker}"));
+    assert_eq!(v["host"]["directory"]["file"]["contents"], "c before");
+    // Mounted in a container, the same content and sizes.
+    let v = s.data(&format!(
+        r#"{{ container {{ from(address: {}) {{ withMountedDirectory(path: "/src", source: {}) {{ withExec(args: ["sh", "-c", "cat /src/a.txt; echo; wc -c < /src/a.txt; cat /src/d/c.txt"]) {{ stdout }} }} }} }} }}"#,
+        lit(BUSYBOX),
+        lit(&all)
+    ));
+    let expected = format!(
+        "first {marker}\n{}\nc before",
+        format!("first {marker}").len()
+    );
+    assert_eq!(
+        v["container"]["from"]["withMountedDirectory"]["withExec"]["stdout"],
+        expected
+    );
+    drop(s);
+
+    // A new session sees the disk as it is now.
+    let s = Session::start_with(&["--workdir", &root.to_string_lossy()], &[]);
+    let v =
+        s.data(r#"{ host { directory(path: ".") { entries file(path: "a.txt") { contents } } } }"#);
+    assert_eq!(
+        v["host"]["directory"]["file"]["contents"],
+        format!("second, longer {marker}")
+    );
+    assert_eq!(
+        v["host"]["directory"]["entries"],
+        serde_json::json!(["a.txt", "b.txt", "d", "new.txt"])
+    );
+}

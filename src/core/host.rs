@@ -5,7 +5,9 @@
 //! Each host directory is served under a name derived from its absolute path, and that name is
 //! also the daemon's shared-key hint, so a later session syncing the same path transfers only what
 //! changed. Within a session a directory's graph is always the same, so the daemon syncs it once,
-//! at first use, and the session keeps seeing that content.
+//! at first use, and the session keeps seeing that content. Each file is frozen too, whichever
+//! selection first read it: the session's file sync service lists a file as it first sent it, and
+//! serves its first content, for every later selection of the session (see `session::files`).
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -16,7 +18,7 @@ use super::error::{CoreError, CoreResult};
 use super::file::File;
 use super::patterns::Selection;
 use super::socket::{Socket, SocketRegistry};
-use crate::llb::{LocalSource, Platform};
+use crate::llb::{LocalSource, Platform, State};
 
 /// The host directories a session has handed out, by the name they are served under. The file
 /// sync service reads it to know what to send.
@@ -183,21 +185,34 @@ impl Host {
             reason: e.reason,
         })?;
         let name = self.dirs.register(&abs);
-        let state = LocalSource {
-            shared_key_hint: Some(name.clone()),
-            session_id: Some(self.session_id.clone()),
-            description: Some(format!("host directory {}", abs.display())),
-            include,
-            exclude,
-            name,
-        }
-        .build();
+        let state = self.synced_source(&name, include, exclude);
         Ok(Directory {
             state,
             dir: "/".into(),
             platform: platform.clone(),
             pipeline: String::new(),
         })
+    }
+
+    /// The daemon's source for the host directory served as `name`, selected by `include` and
+    /// `exclude`. It is the same graph each time it is asked for, so within a session the daemon
+    /// answers it from its first sync: what that sync delivered stays readable however the host
+    /// has changed since.
+    pub fn synced_source(&self, name: &str, include: Vec<String>, exclude: Vec<String>) -> State {
+        let shown = self
+            .dirs
+            .path_of(name)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| name.to_owned());
+        LocalSource {
+            shared_key_hint: Some(name.to_owned()),
+            session_id: Some(self.session_id.clone()),
+            description: Some(format!("host directory {shown}")),
+            include,
+            exclude,
+            name: name.to_owned(),
+        }
+        .build()
     }
 
     /// The host file at `path` (synced alone: its directory's other files are not sent).

@@ -100,6 +100,35 @@ fn local_event(step: crate::core::progress::LocalStep) -> StatusEvent {
     })
 }
 
+/// Reads frozen host files back from the daemon: the sync that first sent a file is asked for again
+/// (its graph is the same, so the daemon answers it from that sync's result, without syncing) and
+/// the file is read from its result.
+struct FirstSync(Arc<ApiState>);
+
+impl files::FrozenReader for FirstSync {
+    fn read(
+        &self,
+        origin: files::SyncOrigin,
+    ) -> futures::future::BoxFuture<'static, Result<bytes::Bytes, String>> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            let rt = &state.rt;
+            let host = rt.host().map_err(|e| e.to_string())?;
+            let source = host.synced_source(&origin.dir_name, origin.include, origin.exclude);
+            let def = source
+                .marshal()
+                .ok_or_else(|| "the first sync has no graph".to_owned())?;
+            let solved = rt.engine().solve(&def).await.map_err(|e| e.to_string())?;
+            let bytes = rt
+                .engine()
+                .read_file(&solved, &format!("/{}", origin.rel), 0, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(bytes::Bytes::from(bytes))
+        })
+    }
+}
+
 /// A fresh random session token (128 bits, hex).
 pub fn new_token() -> String {
     use rand::RngCore;
@@ -123,6 +152,7 @@ impl Session {
         );
         let host_dirs = Arc::new(HostDirs::default());
         let files = Arc::new(files::SessionFiles::new(host_dirs.clone()));
+        let served = files.clone();
         let secrets = Arc::new(SecretStore::default());
         let exports = Arc::new(ExportSlot::default());
         let sockets = Arc::new(SocketRegistry::default());
@@ -136,7 +166,7 @@ impl Session {
             );
             move || {
                 Attachables::new(
-                    files.clone(),
+                    served.clone(),
                     secrets.clone(),
                     exports.clone(),
                     sockets.clone(),
@@ -162,6 +192,7 @@ impl Session {
                 .with_registry_auth(registry),
             ids: Default::default(),
         });
+        files.set_reader(Arc::new(FirstSync(state.clone())));
         let schema = api::build_schema(state.clone())?;
         let listener = http::bind_loopback(config.port)
             .await

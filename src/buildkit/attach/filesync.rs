@@ -51,6 +51,14 @@ pub enum Content {
     Bytes(Bytes),
     /// Read from the host when requested.
     Path(PathBuf),
+    /// Fetched when requested, from wherever the provider keeps them.
+    Deferred(Arc<dyn DeferredContent>),
+}
+
+/// Bytes a provider fetches only if the daemon asks for them.
+pub trait DeferredContent: Send + Sync + std::fmt::Debug {
+    /// The file's bytes, or why they cannot be had.
+    fn fetch(&self) -> futures::future::BoxFuture<'static, Result<Bytes, Status>>;
 }
 
 /// One entry of a listing: its stat, and for regular files where to read it.
@@ -132,15 +140,19 @@ async fn send_file(out: &Outbox, id: u32, content: &Content) -> Result<u64, Stat
         stat: None,
     };
     let closed = || Status::cancelled("the daemon closed the file sync stream");
-    match content {
-        Content::Bytes(bytes) => {
-            for chunk in bytes.chunks(CHUNK_SIZE) {
-                sent += chunk.len() as u64;
-                out.send(Ok(data(chunk.to_vec())))
-                    .await
-                    .map_err(|_| closed())?;
-            }
+    let send_bytes = |bytes: Bytes| async move {
+        let mut sent = 0u64;
+        for chunk in bytes.chunks(CHUNK_SIZE) {
+            sent += chunk.len() as u64;
+            out.send(Ok(data(chunk.to_vec())))
+                .await
+                .map_err(|_| closed())?;
         }
+        Ok::<u64, Status>(sent)
+    };
+    match content {
+        Content::Bytes(bytes) => sent += send_bytes(bytes.clone()).await?,
+        Content::Deferred(source) => sent += send_bytes(source.fetch().await?).await?,
         Content::Path(path) => {
             let mut file = tokio::fs::File::open(path)
                 .await
