@@ -3,9 +3,13 @@
 //! `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`/`OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc` or `http/protobuf`), and
 //! the older `OTEL_EXPORTER_JAEGER_ENDPOINT`, which is mapped onto the same Jaeger host's OTLP/HTTP
 //! intake (port 4318). dirk's spans (session, GraphQL requests, solves) are exported; the trace
-//! context travels to BuildKit as `traceparent` metadata so the daemon's own spans join the trace.
+//! context travels to BuildKit as `traceparent` metadata so the daemon's own spans join the trace,
+//! and every step of a pipeline gets a span of its own, built from the daemon's progress ([`steps`]).
 //! Exporting never fails a pipeline: export errors are only logged.
 
+pub mod steps;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::propagation::{Injector, TextMapPropagator};
@@ -117,6 +121,13 @@ pub fn target_from_env(
     Ok(None)
 }
 
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process exports traces (so that spans made from progress are worth making).
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
 /// The running exporter; [`Telemetry::shutdown`] flushes what is left.
 pub struct Telemetry {
     provider: SdkTracerProvider,
@@ -163,6 +174,9 @@ where
         }
     };
     let tracer = provider.tracer("dirk");
+    // Step spans (see [`steps`]) are made with the global tracer: it is this exporter's.
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    EXPORTING.store(true, Ordering::Relaxed);
     let layer = tracing_opentelemetry::layer().with_tracer(tracer);
     Ok((Telemetry { provider }, layer))
 }

@@ -191,3 +191,85 @@ fn an_unreachable_collector_never_fails_a_pipeline() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+fn bool_attr(span: &Span, key: &str) -> Option<bool> {
+    span.attributes.iter().find(|a| a.key == key).and_then(|a| {
+        match a.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(AnyValue::BoolValue(b)) => Some(*b),
+            _ => None,
+        }
+    })
+}
+
+#[test]
+fn every_step_is_a_span_with_its_times_cache_state_and_error() {
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let (endpoint, spans) = receiver(&rt);
+    let marker = common::unique();
+    let q = format!(
+        r#"{{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withNewFile(path: "/m", contents: {m}) {{ withExec(args: ["sh", "-c", "sleep 0.3; cat /m"]) {{ stdout }} }} }} }} }}"#,
+        m = common::lit(&marker)
+    );
+    for _ in 0..2 {
+        let out = dirk(&["query", "--progress", "none", &q], &endpoint);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let failing = format!(
+        r#"{{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withExec(args: ["sh", "-c", "exit 9 # {marker}"]) {{ stdout }} }} }} }}"#
+    );
+    let out = dirk(&["query", "--progress", "none", &failing], &endpoint);
+    assert_ne!(out.status.code(), Some(0));
+
+    let spans = spans.lock().map(|s| s.clone()).unwrap_or_default();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    let exec_name = "exec sh -c sleep 0.3; cat /m";
+    let execs: Vec<&Span> = spans.iter().filter(|s| s.name == exec_name).collect();
+    assert_eq!(execs.len(), 2, "one exec span per run: {names:?}");
+    let (ran, cached) = (execs[0], execs[1]);
+    assert_eq!(bool_attr(ran, "buildkit.cached"), Some(false));
+    assert_eq!(
+        bool_attr(cached, "buildkit.cached"),
+        Some(true),
+        "the second run is cached"
+    );
+    // The span has the daemon's start and end: the command sleeps 0.3 s.
+    let took = ran
+        .end_time_unix_nano
+        .saturating_sub(ran.start_time_unix_nano);
+    assert!(took >= 300_000_000, "the exec span lasted {took} ns");
+    assert!(attr(ran, "buildkit.vertex").is_some_and(|d| d.starts_with("sha256:")));
+    // It hangs under the solve that sent it, in that run's trace.
+    let solve = spans
+        .iter()
+        .find(|s| s.span_id == ran.parent_span_id)
+        .unwrap_or_else(|| panic!("the exec span's parent is not exported: {names:?}"));
+    assert_eq!(solve.name, "buildkit.solve");
+    assert_eq!(solve.trace_id, ran.trace_id);
+    assert!(
+        attr(solve, "buildkit.vertex_digests")
+            .is_some_and(|d| d.contains(&attr(ran, "buildkit.vertex").unwrap_or_default()))
+    );
+    // The copy and the pull are steps too.
+    assert!(names.contains(&"write /m"), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("pull 127.0.0.1:5000/busybox")),
+        "{names:?}"
+    );
+    // A failed step carries its error.
+    let failed = spans
+        .iter()
+        .find(|s| s.name.contains(&format!("exit 9 # {marker}")) && !s.name.starts_with("collect"))
+        .unwrap_or_else(|| panic!("no span for the failing exec: {names:?}"));
+    let status = failed.status.clone().unwrap_or_default();
+    assert_eq!(status.code, 2, "error status expected: {status:?}");
+    assert!(status.message.contains("exit code: 9"), "{status:?}");
+    // The shim's transfer is not a step.
+    assert!(!names.iter().any(|n| n.contains("shim")), "{names:?}");
+}

@@ -349,6 +349,7 @@ fn solve_span(def: &Definition) -> tracing::Span {
             .map(|op| crate::llb::digest_of(op))
             .collect();
         span.record("buildkit.vertex_digests", digests.join(",").as_str());
+        crate::telemetry::steps::note_solve(&span, &digests);
     }
     span
 }

@@ -71,6 +71,8 @@ pub struct Session {
     span: tracing::Span,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
+    /// Turns the daemon's progress into a span per step, when traces are exported.
+    step_spans: Option<JoinHandle<()>>,
 }
 
 /// The next step the session ran itself; `None` once none can come. A watcher that fell behind
@@ -210,7 +212,7 @@ impl Session {
             }
         });
         tracing::info!(%addr, runner = %buildkit.runner().address, labels = ?config.labels, "session ready");
-        Ok(Session {
+        let mut session = Session {
             addr,
             token,
             buildkit,
@@ -220,6 +222,32 @@ impl Session {
             span,
             shutdown: Some(tx),
             server,
+            step_spans: None,
+        };
+        if crate::telemetry::exporting() {
+            session.step_spans = Some(session.record_step_spans());
+        }
+        Ok(session)
+    }
+
+    /// Records a span for every step the daemon (or the session itself) reports, until the
+    /// session's progress ends.
+    fn record_step_spans(&self) -> JoinHandle<()> {
+        let mut events = self.watch_status();
+        let mut recorder = crate::telemetry::steps::StepRecorder::new(&self.span);
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let StatusEvent::Step(step) = event {
+                    recorder.record(&crate::telemetry::steps::Step {
+                        id: &step.digest,
+                        name: &step.name,
+                        cached: step.cached,
+                        started: step.started,
+                        completed: step.completed,
+                        error: &step.error,
+                    });
+                }
+            }
         })
     }
 
@@ -284,5 +312,9 @@ impl Session {
         let _ = tokio::time::timeout(timeout, &mut self.server).await;
         self.server.abort();
         self.buildkit.close(timeout).await;
+        // The progress stream ends with the session: the last steps' spans are made by then.
+        if let Some(recorder) = self.step_spans.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), recorder).await;
+        }
     }
 }

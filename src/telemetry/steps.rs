@@ -1,0 +1,104 @@
+//! A span for every step of a pipeline (exec, copy, pull, export, push), built from the daemon's
+//! progress stream, so that traces show each step even on daemons that export no spans of their
+//! own (Docker 20.10's BuildKit). A step's span carries the name progress shows, the daemon's start
+//! and end times, whether it came from the cache, and its error; it hangs under the solve that
+//! sent its vertex (or, for steps the session runs itself, under the session).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+
+/// How many vertex digests are remembered for their solve's span before the oldest are dropped.
+const MAX_PARENTS: usize = 100_000;
+
+/// The span context of the solve that sent each vertex, by digest.
+fn parents() -> &'static Mutex<HashMap<String, Context>> {
+    static PARENTS: OnceLock<Mutex<HashMap<String, Context>>> = OnceLock::new();
+    PARENTS.get_or_init(Mutex::default)
+}
+
+/// Notes that `digests` were sent by the solve whose span is `solve`: their steps' spans go
+/// under it. The first solve to send a vertex keeps it.
+pub fn note_solve(solve: &tracing::Span, digests: &[String]) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let cx = solve.context();
+    let mut map = parents().lock().unwrap_or_else(PoisonError::into_inner);
+    if map.len() + digests.len() > MAX_PARENTS {
+        map.clear();
+    }
+    for d in digests {
+        map.entry(d.clone()).or_insert_with(|| cx.clone());
+    }
+}
+
+/// One step as the progress stream last reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step<'a> {
+    /// The vertex digest (or the session's own step id).
+    pub id: &'a str,
+    /// The name progress shows.
+    pub name: &'a str,
+    /// Answered from the cache.
+    pub cached: bool,
+    /// When it started, if it has.
+    pub started: Option<SystemTime>,
+    /// When it finished, if it has.
+    pub completed: Option<SystemTime>,
+    /// Why it failed (empty when it did not).
+    pub error: &'a str,
+}
+
+/// Turns finished steps into spans, each once.
+pub struct StepRecorder {
+    /// Where steps whose solve is unknown go (the session's span context).
+    fallback: Context,
+    done: HashSet<(String, Option<SystemTime>)>,
+}
+
+impl StepRecorder {
+    /// A recorder whose steps of unknown origin hang under `fallback`.
+    pub fn new(fallback: &tracing::Span) -> Self {
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        StepRecorder {
+            fallback: fallback.context(),
+            done: HashSet::new(),
+        }
+    }
+
+    /// Records `step` as a span once it has finished (later reports of it are ignored).
+    pub fn record(&mut self, step: &Step<'_>) {
+        let Some(completed) = step.completed else {
+            return;
+        };
+        if !self.done.insert((step.id.to_owned(), step.started)) {
+            return;
+        }
+        let parent = parents()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(step.id)
+            .cloned()
+            .unwrap_or_else(|| self.fallback.clone());
+        if !parent.span().span_context().is_valid() {
+            return;
+        }
+        let tracer = opentelemetry::global::tracer("dirk");
+        let mut span = tracer
+            .span_builder(step.name.to_owned())
+            .with_kind(SpanKind::Internal)
+            .with_start_time(step.started.unwrap_or(completed))
+            .with_attributes([
+                KeyValue::new("buildkit.vertex", step.id.to_owned()),
+                KeyValue::new("buildkit.cached", step.cached),
+            ])
+            .start_with_context(&tracer, &parent);
+        if !step.error.is_empty() {
+            span.set_status(Status::error(step.error.to_owned()));
+            span.set_attribute(KeyValue::new("error.message", step.error.to_owned()));
+        }
+        span.end_with_timestamp(completed);
+    }
+}
