@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-engine.sh example
 bash scripts/sdk-env.sh python
-cargo build --quiet --release --bin dirk >&2
+cargo build --quiet --bin dirk >&2
 echo "== dirk up examples/project/dirk.graphql" >&2
-target/release/dirk up --workdir examples/project
+target/debug/dirk up --workdir examples/project
 echo "== python3 examples/hello.py (dagger-io 0.6.4)" >&2
-_EXPERIMENTAL_DAGGER_CLI_BIN="$PWD/target/release/dirk" .venv/bin/python examples/hello.py
+_EXPERIMENTAL_DAGGER_CLI_BIN="$PWD/target/debug/dirk" .venv/bin/python examples/hello.py
