@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::error::ApiError;
 use super::field;
 use super::resolve::{QueryInPipeline, Resolver, object, root, value};
-use crate::core::container::join_pipeline;
+use crate::core::pipeline::join_pipeline;
 use crate::core::{CacheVolume, Container, Directory, File};
 
 /// `name`/`value` pairs served as `EnvVariable` and `Label`.

@@ -7,6 +7,7 @@ use super::file::File;
 use super::image::{ImageConfig, ImageRef};
 use super::layers;
 use super::paths;
+use super::pipeline::{step_name, sub_pipeline};
 use super::runtime::Runtime;
 use super::secret::Secret;
 use super::socket::Socket;
@@ -70,37 +71,6 @@ fn owned(mut action: FileAction, owner: Option<&str>) -> CoreResult<FileAction> 
         *o = Some(parse_owner(owner)?);
     }
     Ok(action)
-}
-
-/// A pipeline path: `outer / inner`.
-pub fn join_pipeline(outer: &str, inner: &str) -> String {
-    if outer.is_empty() {
-        inner.to_owned()
-    } else {
-        format!("{outer} / {inner}")
-    }
-}
-
-/// Pipeline `name` inside `outer`; a name is required.
-pub fn sub_pipeline(outer: &str, name: &str) -> CoreResult<String> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(CoreError::invalid(
-            "pipeline name",
-            name,
-            "a pipeline needs a name",
-        ));
-    }
-    Ok(join_pipeline(outer, name))
-}
-
-/// How a step is named in progress and traces: `[pipeline] what`, or `what` outside pipelines.
-pub fn step_name(pipeline: &str, what: &str) -> String {
-    if pipeline.is_empty() {
-        what.to_owned()
-    } else {
-        format!("[{pipeline}] {what}")
-    }
 }
 
 /// Parses an `owner` argument: `uid[:gid]` or `user[:group]`.

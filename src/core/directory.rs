@@ -1,7 +1,7 @@
 //! Directories: a path inside an LLB state.
 
 use super::error::{CoreError, CoreResult};
-use super::exec::evaluate;
+use super::solve::evaluate;
 use super::file::File;
 use super::layers;
 use super::paths;
@@ -42,7 +42,7 @@ impl Directory {
     /// The directory with its next steps in sub-pipeline `name` of its current one.
     pub fn with_pipeline(&self, name: &str) -> CoreResult<Directory> {
         Ok(Directory {
-            pipeline: super::container::sub_pipeline(&self.pipeline, name)?,
+            pipeline: super::pipeline::sub_pipeline(&self.pipeline, name)?,
             ..self.clone()
         })
     }
@@ -65,7 +65,7 @@ impl Directory {
 
     /// `what`, prefixed with the pipeline when there is one: how a step shows in progress.
     fn step_name(&self, what: String) -> String {
-        super::container::step_name(&self.pipeline, &what)
+        super::pipeline::step_name(&self.pipeline, &what)
     }
 
     /// What identifies this directory's content (for IDs).
@@ -143,7 +143,7 @@ impl Directory {
     /// daemon (Docker's embedded BuildKit has none).
     pub fn diff(&self, rt: &Runtime, other: &Directory) -> CoreResult<Directory> {
         let sub = |d: &Directory| d.dir.trim_start_matches('/').to_owned();
-        let state = super::exec::shim_tool(
+        let state = super::solve::shim_tool(
             rt,
             &self.platform,
             crate::shim::DIFF_ARG,
@@ -352,7 +352,7 @@ pub(crate) fn copy_directory(
             .map(|p| format!("i:{p}"))
             .chain(exclude.iter().map(|p| format!("x:{p}")))
             .collect();
-        let selected = super::exec::shim_tool(
+        let selected = super::solve::shim_tool(
             rt,
             &source.platform,
             crate::shim::SELECT_ARG,

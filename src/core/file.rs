@@ -1,7 +1,7 @@
 //! Files: a path inside an LLB state.
 
 use super::error::{CoreError, CoreResult};
-use super::exec::evaluate;
+use super::solve::evaluate;
 use super::runtime::Runtime;
 use crate::llb::{Platform, State};
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::container::Container;
 use super::error::{CoreError, CoreResult};
-use super::exec::evaluate;
+use super::solve::evaluate;
 use super::file::File;
 use super::image::ImageConfig;
 use super::runtime::Runtime;
@@ -212,7 +212,7 @@ fn apply_layer(
     tarball: &str,
     n: usize,
 ) -> CoreResult<State> {
-    super::exec::shim_tool(
+    super::solve::shim_tool(
         rt,
         platform,
         crate::shim::APPLY_ARG,

@@ -22,7 +22,9 @@ pub mod progress;
 pub mod publish;
 pub mod registry;
 pub mod runtime;
+pub mod pipeline;
 pub mod secret;
+pub mod solve;
 pub mod socket;
 
 pub use cache::CacheVolume;
