@@ -47,4 +47,61 @@ fn main() {
     }
     .to_owned();
     println!("cargo:rustc-env=DIRK_SHIM_PLATFORM=linux/{arch}");
+    session_methods(&out);
+}
+
+/// Writes `session_methods.rs`: every gRPC method of the session services defined in
+/// `proto/session`, as `(service, full method path)`, read from the definitions' `service` blocks.
+fn session_methods(out: &std::path::Path) {
+    let files = [
+        "grpc/health/v1/health.proto",
+        "moby/filesync/v1/filesync.proto",
+        "moby/filesync/v1/auth.proto",
+        "moby/buildkit/v1/secrets.proto",
+        "moby/buildkit/v1/ssh.proto",
+    ];
+    let mut table = String::from("&[\n");
+    for file in files {
+        let path = format!("proto/session/{file}");
+        println!("cargo:rerun-if-changed={path}");
+        let text =
+            std::fs::read_to_string(&path).expect("the vendored session protos are readable");
+        // Comments out, so that `service` and `rpc` in them do not count.
+        let text: String = text
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let package = text
+            .split(';')
+            .find_map(|stmt| stmt.trim().strip_prefix("package "))
+            .map(|p| p.trim().to_owned())
+            .expect("every session proto names its package");
+        // A service is declared at the start of a line (a field may be named `service` too).
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("\nservice ") {
+            rest = &rest[at + "\nservice ".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let body_start = rest.find('{').expect("a service has a body");
+            let body_end = rest.find('}').expect("a service body ends");
+            for stmt in rest[body_start + 1..body_end].split(';') {
+                if let Some(rpc) = stmt.trim().strip_prefix("rpc ") {
+                    let method: String = rpc
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    table.push_str(&format!(
+                        "    (\"{package}.{name}\", \"/{package}.{name}/{method}\"),\n"
+                    ));
+                }
+            }
+            rest = &rest[body_end..];
+        }
+    }
+    table.push(']');
+    std::fs::write(out.join("session_methods.rs"), table).expect("writing session_methods.rs");
 }

@@ -71,7 +71,7 @@ impl Engine for NoEngine {
 
 fn schema() -> async_graphql::dynamic::Schema {
     let state = Arc::new(ApiState {
-        rt: Runtime::new(Arc::new(NoEngine)),
+        rt: Runtime::new(Arc::new(NoEngine), Default::default()),
         ids: Default::default(),
     });
     match api::build_schema(state) {

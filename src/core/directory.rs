@@ -1,12 +1,12 @@
 //! Directories: a path inside an LLB state.
 
 use super::error::{CoreError, CoreResult};
-use super::solve::evaluate;
 use super::file::File;
 use super::layers;
 use super::paths;
 use super::patterns::Selection;
 use super::runtime::Runtime;
+use super::solve::evaluate;
 use crate::llb::{FileAction, Platform, State};
 
 /// A directory tree: `dir` inside `state`.

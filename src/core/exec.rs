@@ -2,11 +2,11 @@
 //! exec is explained by [`super::solve`]).
 
 use super::container::{Container, MountSource, SECRET_FILE_MODE};
-use super::solve::evaluate;
 use super::error::{CoreError, CoreResult};
 use super::layers;
 use super::runtime::Runtime;
 use super::secret::Secret;
+use super::solve::evaluate;
 use crate::llb::{Exec, FileAction, Mount, MountKind, State};
 use crate::shim;
 
@@ -254,4 +254,3 @@ async fn read_meta(rt: &Runtime, meta: &State, name: &str) -> CoreResult<String>
         .map_err(|e| CoreError::engine("reading command output", e))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
-

@@ -1,111 +1,17 @@
 //! Exports to the host. The daemon sends exported files to the session (its file-send service),
 //! which writes them into a fresh staging directory next to the destination; only when the export
 //! has fully arrived is it moved into place, so a failed export leaves the destination as it was.
-//! Exports of one session run one at a time: older daemons do not say which export a transfer
-//! belongs to.
+//! The staging itself is the session's export slot ([`super::stores::exports`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use super::directory::{Directory, copy_file};
 use super::error::{CoreError, CoreResult};
 use super::file::File;
 use super::paths;
 use super::runtime::Runtime;
+use super::stores::exports::{Received, export_error, staging_dir};
 use crate::llb::State;
-
-/// The file a tarball export is received into, inside the staging directory.
-pub const TARBALL_NAME: &str = "export.tar";
-
-/// What an export sends: a file tree (the local exporter) or one tarball.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
-    /// Files, by DiffCopy, into the staging directory.
-    Tree,
-    /// A byte stream, into [`TARBALL_NAME`] in the staging directory.
-    Tarball,
-}
-
-/// Where the session's file-send service writes the transfer in progress.
-#[derive(Debug, Default)]
-pub struct ExportSlot {
-    turn: tokio::sync::Mutex<()>,
-    staging: Mutex<Option<(PathBuf, Received)>>,
-}
-
-impl ExportSlot {
-    /// The staging directory of the export in progress and what it receives, if any.
-    pub fn staging(&self) -> Option<(PathBuf, Received)> {
-        self.staging.lock().ok()?.clone()
-    }
-
-    /// Runs `transfer` with a fresh staging directory next to `dest` (the daemon fills it with
-    /// `received`), then hands the filled directory to `install`. The staging directory is always
-    /// removed.
-    pub async fn run<F, Fut, I>(
-        &self,
-        dest: &Path,
-        received: Received,
-        transfer: F,
-        install: I,
-    ) -> CoreResult<()>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = CoreResult<()>>,
-        I: FnOnce(&Path) -> CoreResult<()>,
-    {
-        let _turn = self.turn.lock().await;
-        let staging = staging_dir(dest)?;
-        if let Ok(mut slot) = self.staging.lock() {
-            *slot = Some((staging.clone(), received));
-        }
-        let result = match transfer().await {
-            Ok(()) => install(&staging),
-            Err(e) => Err(e),
-        };
-        if let Ok(mut slot) = self.staging.lock() {
-            *slot = None;
-        }
-        let _ = std::fs::remove_dir_all(&staging);
-        result
-    }
-}
-
-fn export_error(dest: &Path, reason: impl std::fmt::Display) -> CoreError {
-    CoreError::invalid(
-        "export path",
-        dest.display().to_string(),
-        reason.to_string(),
-    )
-}
-
-/// A new, empty directory beside `dest` (same filesystem, so moving out of it is a rename).
-fn staging_dir(dest: &Path) -> CoreResult<PathBuf> {
-    let parent = dest
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(parent)
-        .map_err(|e| export_error(dest, format!("cannot create {}: {e}", parent.display())))?;
-    for attempt in 0..100u32 {
-        let name = format!(
-            ".dirk-export-{}-{attempt}",
-            std::process::id() ^ rand::random::<u32>()
-        );
-        let path = parent.join(name);
-        match std::fs::create_dir(&path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(export_error(
-                    dest,
-                    format!("cannot write in {}: {e}", parent.display()),
-                ));
-            }
-        }
-    }
-    Err(export_error(dest, "cannot create a staging directory"))
-}
 
 /// Moves everything in `from` into directory `into` (created if missing): entries replace
 /// same-named ones, directories merge.
@@ -257,6 +163,7 @@ impl File {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::stores::exports::ExportSlot;
 
     #[test]
     fn merge_replaces_files_and_keeps_others() {

@@ -1,8 +1,8 @@
 //! Files: a path inside an LLB state.
 
 use super::error::{CoreError, CoreResult};
-use super::solve::evaluate;
 use super::runtime::Runtime;
+use super::solve::evaluate;
 use crate::llb::{Platform, State};
 
 /// Largest piece of a file read from the daemon at once.

@@ -3,13 +3,12 @@
 //! and configuration apply), and the session keeps using that commit even if the branch moves.
 //! When `git` is not available here, the reference is passed to the daemon as given.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use super::directory::Directory;
 use super::error::{CoreError, CoreResult};
 use super::runtime::Runtime;
 use crate::llb::GitSource;
+
+pub use super::stores::git_pins::RefKind;
 
 /// `Query.git(url)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,17 +17,6 @@ pub struct GitRepository {
     pub url: String,
     /// Keep `.git` in checked-out trees.
     pub keep_git_dir: bool,
-}
-
-/// What a [`GitRef`] names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RefKind {
-    /// A branch (pinned per session).
-    Branch,
-    /// A tag (pinned per session).
-    Tag,
-    /// A commit.
-    Commit,
 }
 
 /// A reference in a repository.
@@ -40,12 +28,6 @@ pub struct GitRef {
     pub kind: RefKind,
     /// Its name or commit id.
     pub name: String,
-}
-
-/// The session's pins: `(url, kind, name)` → commit.
-#[derive(Debug, Default)]
-pub struct GitPins {
-    pins: Mutex<HashMap<(String, RefKind, String), String>>,
 }
 
 impl GitRepository {
@@ -116,23 +98,12 @@ impl GitRef {
         if self.kind == RefKind::Commit {
             return Ok(self.name.clone());
         }
-        let key = (self.repo.url.clone(), self.kind, self.name.clone());
-        if let Some(sha) = rt
-            .git_pins()
-            .pins
-            .lock()
-            .ok()
-            .and_then(|p| p.get(&key).cloned())
-        {
+        let pins = rt.git_pins();
+        if let Some(sha) = pins.get(&self.repo.url, self.kind, &self.name) {
             return Ok(sha);
         }
         match ls_remote(&self.repo.url, self.kind, &self.name).await {
-            Some(sha) => {
-                let mut pins = rt.git_pins().pins.lock().map_err(|_| {
-                    CoreError::Unsupported("the session's git pins are unavailable".into())
-                })?;
-                Ok(pins.entry(key).or_insert(sha).clone())
-            }
+            Some(sha) => Ok(pins.pin(&self.repo.url, self.kind, &self.name, sha)),
             None => {
                 tracing::warn!(url = %self.repo.url, reference = %self.name, "could not pin the git reference here; the daemon resolves it");
                 Ok(self.name.clone())

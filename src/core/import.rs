@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use super::container::Container;
 use super::error::{CoreError, CoreResult};
-use super::solve::evaluate;
 use super::file::File;
 use super::image::ImageConfig;
 use super::runtime::Runtime;
+use super::solve::evaluate;
 use crate::llb::{FileAction, Platform, State};
 
 const INDEX_TYPES: [&str; 2] = [

@@ -18,14 +18,15 @@ pub mod layers;
 pub mod oci;
 pub mod paths;
 pub mod patterns;
+pub mod pipeline;
 pub mod progress;
 pub mod publish;
 pub mod registry;
 pub mod runtime;
-pub mod pipeline;
 pub mod secret;
-pub mod solve;
 pub mod socket;
+pub mod solve;
+pub mod stores;
 
 pub use cache::CacheVolume;
 pub use container::Container;

@@ -42,7 +42,10 @@ mod tests {
     fn pipelines_nest_and_name_steps() {
         assert_eq!(join_pipeline("", "ci"), "ci");
         assert_eq!(join_pipeline("ci", "unit"), "ci / unit");
-        assert_eq!(sub_pipeline("ci", " unit ").ok().as_deref(), Some("ci / unit"));
+        assert_eq!(
+            sub_pipeline("ci", " unit ").ok().as_deref(),
+            Some("ci / unit")
+        );
         assert!(sub_pipeline("ci", " ").is_err());
         assert_eq!(step_name("", "exec x"), "exec x");
         assert_eq!(step_name("ci / unit", "exec x"), "[ci / unit] exec x");

@@ -7,10 +7,11 @@ use std::path::Path;
 
 use super::container::Container;
 use super::error::{CoreError, CoreResult};
-use super::export::{TARBALL_NAME, WorkDir, export_state};
+use super::export::{WorkDir, export_state};
 use super::image::ImageRef;
 use super::oci::{BuiltImage, ImageFormat, build_image, image_index};
 use super::runtime::Runtime;
+use super::stores::exports::TARBALL_NAME;
 use crate::distribution::Repository;
 
 /// The first 12 hex digits of a digest, as Docker shows them.

@@ -1,18 +1,20 @@
-//! What domain operations need from their session: the engine, the default platform, and the
-//! per-session pins of unpinned sources.
+//! What domain operations need from their session: the engine, the default platform, the
+//! session's stores ([`SessionStores`]), its host, and the images it resolved (pinned once per
+//! session).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::engine::{Engine, ResolvedImage};
 use super::error::{CoreError, CoreResult};
-use super::export::ExportSlot;
-use super::git::GitPins;
-use super::host::Host;
 use super::image::{ImageConfig, ImageRef};
 use super::progress::ProgressSink;
 use super::registry::RegistryAuth;
 use super::secret::SecretStore;
+use super::stores::SessionStores;
+use super::stores::exports::ExportSlot;
+use super::stores::git_pins::GitPins;
+use super::stores::host::Host;
 use crate::llb::{LocalSource, Platform, State};
 use crate::shim;
 
@@ -49,16 +51,14 @@ pub struct Runtime {
     images: Mutex<HashMap<(String, Platform), Arc<ResolvedImage>>>,
     shim: State,
     host: Option<Host>,
-    secrets: Arc<SecretStore>,
-    exports: Arc<ExportSlot>,
-    registry: Arc<RegistryAuth>,
-    git_pins: GitPins,
+    stores: SessionStores,
     progress: ProgressSink,
 }
 
 impl Runtime {
-    /// A runtime over `engine`; the default platform is the engine's first.
-    pub fn new(engine: Arc<dyn Engine>) -> Self {
+    /// A runtime over `engine` keeping what it needs in `stores`; the default platform is the
+    /// engine's first.
+    pub fn new(engine: Arc<dyn Engine>, stores: SessionStores) -> Self {
         let default_platform = engine
             .platforms()
             .into_iter()
@@ -77,10 +77,7 @@ impl Runtime {
             images: Mutex::new(HashMap::new()),
             shim,
             host: None,
-            secrets: Arc::default(),
-            exports: Arc::default(),
-            registry: Arc::default(),
-            git_pins: GitPins::default(),
+            stores,
             progress: ProgressSink::default(),
         }
     }
@@ -92,40 +89,22 @@ impl Runtime {
 
     /// The commits this session pinned git branches and tags to.
     pub fn git_pins(&self) -> &GitPins {
-        &self.git_pins
-    }
-
-    /// This runtime, keeping registry credentials in `registry` (which the auth service reads).
-    pub fn with_registry_auth(mut self, registry: Arc<RegistryAuth>) -> Self {
-        self.registry = registry;
-        self
+        &self.stores.git_pins
     }
 
     /// The session's registry credentials.
     pub fn registry_auth(&self) -> &RegistryAuth {
-        &self.registry
-    }
-
-    /// This runtime, receiving exports through `exports` (the slot the file-send service fills).
-    pub fn with_exports(mut self, exports: Arc<ExportSlot>) -> Self {
-        self.exports = exports;
-        self
+        &self.stores.registry
     }
 
     /// Where exports are received.
     pub fn exports(&self) -> &ExportSlot {
-        &self.exports
-    }
-
-    /// This runtime, keeping secrets in `secrets` (the store the session's secrets service reads).
-    pub fn with_secrets(mut self, secrets: Arc<SecretStore>) -> Self {
-        self.secrets = secrets;
-        self
+        &self.stores.exports
     }
 
     /// The session's secrets.
     pub fn secrets(&self) -> &SecretStore {
-        &self.secrets
+        &self.stores.secrets
     }
 
     /// This runtime, with access to the host's files through `host`.
@@ -187,7 +166,12 @@ impl Runtime {
         platform: &Platform,
     ) -> CoreResult<(ImageRef, ImageConfig)> {
         let key = (reference.to_string(), platform.clone());
-        let cached = self.images.lock().ok().and_then(|m| m.get(&key).cloned());
+        let cached = self
+            .images
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
         let resolved = match cached {
             Some(r) => r,
             None => {
@@ -207,10 +191,12 @@ impl Runtime {
                         }
                     })?;
                 let r = Arc::new(r);
-                if let Ok(mut m) = self.images.lock() {
-                    m.entry(key).or_insert_with(|| r.clone());
-                }
-                r
+                self.images
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(key)
+                    .or_insert(r)
+                    .clone()
             }
         };
         let config = ImageConfig::from_image_json(&reference.to_string(), &resolved.config)?;

@@ -21,9 +21,8 @@ use crate::buildkit::attach::Attachables;
 use crate::buildkit::reconnect::ReconnectingEngine;
 use crate::buildkit::session::SessionIdentity;
 use crate::buildkit::status::StatusEvent;
-use crate::core::export::ExportSlot;
-use crate::core::registry::RegistryAuth;
-use crate::core::{Host, HostDirs, Runtime, SecretStore, SocketRegistry};
+use crate::core::stores::SessionStores;
+use crate::core::{Host, Runtime, SecretStore};
 
 /// Stack size of the threads that serve a session. Pipelines arrive as one nested selection per
 /// chained call and are parsed, validated and executed recursively, so a 1,000-step chain needs
@@ -152,29 +151,11 @@ impl Session {
             session.id = %identity.id,
             buildkit.runner = %runner.address,
         );
-        let host_dirs = Arc::new(HostDirs::default());
-        let files = Arc::new(files::SessionFiles::new(host_dirs.clone()));
-        let served = files.clone();
-        let secrets = Arc::new(SecretStore::default());
-        let exports = Arc::new(ExportSlot::default());
-        let sockets = Arc::new(SocketRegistry::default());
-        let registry = Arc::new(RegistryAuth::default());
+        let stores = SessionStores::default();
+        let files = Arc::new(files::SessionFiles::new(stores.host_dirs.clone()));
         let attachables = {
-            let (secrets, exports, sockets, registry) = (
-                secrets.clone(),
-                exports.clone(),
-                sockets.clone(),
-                registry.clone(),
-            );
-            move || {
-                Attachables::new(
-                    served.clone(),
-                    secrets.clone(),
-                    exports.clone(),
-                    sockets.clone(),
-                    registry.clone(),
-                )
-            }
+            let (files, stores) = (files.clone(), stores.clone());
+            move || Attachables::new(files.clone(), &stores)
         };
         let buildkit = ReconnectingEngine::connect(runner, identity.clone(), attachables)
             .instrument(span.clone())
@@ -183,15 +164,12 @@ impl Session {
         let host = Host::new(
             config.workdir.clone(),
             identity.id.clone(),
-            host_dirs,
-            sockets,
+            stores.host_dirs.clone(),
+            stores.sockets.clone(),
         );
+        let secrets = stores.secrets.clone();
         let state = Arc::new(ApiState {
-            rt: Runtime::new(buildkit.clone())
-                .with_host(host)
-                .with_secrets(secrets.clone())
-                .with_exports(exports)
-                .with_registry_auth(registry),
+            rt: Runtime::new(buildkit.clone(), stores).with_host(host),
             ids: Default::default(),
         });
         files.set_reader(Arc::new(FirstSync(state.clone())));

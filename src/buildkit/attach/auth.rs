@@ -27,6 +27,10 @@ impl AuthService {
     }
 }
 
+/// Methods of the auth service this session does not serve: it hands out credentials, and the
+/// daemon fetches registry tokens itself.
+pub const UNSERVED: &[&str] = &["FetchToken", "GetTokenAuthority", "VerifyTokenAuthority"];
+
 #[tonic::async_trait]
 impl Auth for AuthService {
     async fn credentials(

@@ -23,9 +23,9 @@ use tonic::codegen::{BoxFuture, Context, Poll, Service, StdError, http};
 use tonic::{Status, Streaming};
 
 use super::filesync::go_mode;
-use crate::core::export::{ExportSlot, Received};
+use crate::core::stores::exports::{ExportSlot, Received};
 
-use crate::core::export::TARBALL_NAME;
+use crate::core::stores::exports::TARBALL_NAME;
 
 /// Passes message bytes through untouched.
 #[derive(Debug, Clone, Copy, Default)]

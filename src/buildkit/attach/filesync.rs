@@ -89,6 +89,9 @@ pub trait SyncProvider: Send + Sync + 'static {
     fn entries(&self, request: &SyncRequest) -> Result<Vec<SyncEntry>, Status>;
 }
 
+/// Methods of the file sync service this session does not serve: files go by DiffCopy only.
+pub const UNSERVED: &[&str] = &["TarStream"];
+
 /// The FileSync service over a provider.
 pub struct FileSyncService {
     provider: Arc<dyn SyncProvider>,

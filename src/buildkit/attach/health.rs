@@ -17,6 +17,9 @@ fn serving() -> HealthCheckResponse {
     }
 }
 
+/// Methods of the health service this session does not serve: none.
+pub const UNSERVED: &[&str] = &[];
+
 #[tonic::async_trait]
 impl Health for AlwaysServing {
     async fn check(
