@@ -7,7 +7,7 @@ use super::error::ApiError;
 use super::field;
 use super::query::NameValue;
 use super::resolve::{Args, Resolver, object, objects, opt_string, opt_strings, value};
-use crate::core::dockerfile::DockerBuild;
+use crate::core::container::build::DockerBuild;
 use crate::core::oci::{ImageFormat, LayerCompression};
 use crate::core::{Container, ExecOptions};
 use crate::llb::CacheSharing;

@@ -44,7 +44,7 @@ pub fn merge_into(from: &Path, into: &Path) -> CoreResult<()> {
 /// Exports `state` (an existing filesystem) with the daemon's `exporter` into a staging directory
 /// beside `dest`, then installs what arrived with `install`. The `local` exporter sends a file
 /// tree; the others send one tarball ([`TARBALL_NAME`]).
-pub(super) async fn export_state(
+pub(crate) async fn export_state(
     rt: &Runtime,
     state: &State,
     dest: &Path,
@@ -71,33 +71,6 @@ pub(super) async fn export_state(
             install,
         )
         .await
-}
-
-impl crate::core::Container {
-    /// Writes the container (and `variants`, one per further platform) as an image archive to host
-    /// path `path`: an OCI image layout with one single-layer image per platform, and Docker's
-    /// `manifest.json` too, so `docker load` reads it.
-    pub async fn export(
-        &self,
-        rt: &Runtime,
-        path: &str,
-        variants: &[crate::core::Container],
-        format: super::oci::ImageFormat,
-    ) -> CoreResult<()> {
-        let dest = rt.host()?.resolve(path)?;
-        let work = WorkDir(staging_dir(&dest)?);
-        let images = super::publish::build_images(rt, self, variants, &work.0, format).await?;
-        let archive = work.0.join("image.tar");
-        // Layers can be large: the archive is written off the async workers.
-        let written = archive.clone();
-        tokio::task::spawn_blocking(move || {
-            super::oci::write_image_archive(&images, format, &written)
-        })
-        .await
-        .map_err(|e| export_error(&dest, format!("writing the image archive: {e}")))??;
-        std::fs::rename(&archive, &dest)
-            .map_err(|e| export_error(&dest, format!("moving the image archive into place: {e}")))
-    }
 }
 
 /// A scratch directory, removed with everything in it when dropped.

@@ -4,23 +4,19 @@
 pub mod cache;
 pub mod container;
 pub mod directory;
-pub mod dockerfile;
 pub mod engine;
 pub mod error;
-pub mod exec;
 pub mod export;
 pub mod file;
 pub mod git;
 pub mod host;
 pub mod image;
-pub mod import;
 pub mod layers;
 pub mod oci;
 pub mod paths;
 pub mod patterns;
 pub mod pipeline;
 pub mod progress;
-pub mod publish;
 pub mod registry;
 pub mod runtime;
 pub mod secret;
@@ -30,12 +26,12 @@ pub mod stores;
 
 pub use cache::CacheVolume;
 pub use container::Container;
+pub use container::exec::ExecOptions;
 pub use directory::Directory;
 pub use engine::{
     Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ResolvedImage, SolvedRef,
 };
 pub use error::{CoreError, CoreResult, ExecError};
-pub use exec::ExecOptions;
 pub use file::File;
 pub use host::{Host, HostDirs};
 pub use runtime::Runtime;

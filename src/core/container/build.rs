@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use super::container::Container;
-use super::directory::Directory;
-use super::engine::FrontendRequest;
-use super::error::{CoreError, CoreResult};
-use super::image::ImageConfig;
-use super::runtime::Runtime;
-use super::secret::Secret;
+use super::Container;
+use crate::core::directory::Directory;
+use crate::core::engine::FrontendRequest;
+use crate::core::error::{CoreError, CoreResult};
+use crate::core::image::ImageConfig;
+use crate::core::runtime::Runtime;
+use crate::core::secret::Secret;
 use crate::llb::{Platform, State};
 
 /// The frontend that reads Dockerfiles.

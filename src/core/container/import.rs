@@ -6,12 +6,12 @@
 
 use serde::Deserialize;
 
-use super::container::Container;
-use super::error::{CoreError, CoreResult};
-use super::file::File;
-use super::image::ImageConfig;
-use super::runtime::Runtime;
-use super::solve::evaluate;
+use super::Container;
+use crate::core::error::{CoreError, CoreResult};
+use crate::core::file::File;
+use crate::core::image::ImageConfig;
+use crate::core::runtime::Runtime;
+use crate::core::solve::evaluate;
 use crate::llb::{FileAction, Platform, State};
 
 const INDEX_TYPES: [&str; 2] = [
@@ -212,7 +212,7 @@ fn apply_layer(
     tarball: &str,
     n: usize,
 ) -> CoreResult<State> {
-    super::solve::shim_tool(
+    crate::core::solve::shim_tool(
         rt,
         platform,
         crate::shim::APPLY_ARG,

@@ -1,12 +1,12 @@
 //! Running commands: building shim-wrapped execs and reading their recorded output (a failed
-//! exec is explained by [`super::solve`]).
+//! exec is explained by [`crate::core::solve`]).
 
-use super::container::{Container, MountSource, SECRET_FILE_MODE};
-use super::error::{CoreError, CoreResult};
-use super::layers;
-use super::runtime::Runtime;
-use super::secret::Secret;
-use super::solve::evaluate;
+use super::{Container, MountSource, SECRET_FILE_MODE};
+use crate::core::error::{CoreError, CoreResult};
+use crate::core::layers;
+use crate::core::runtime::Runtime;
+use crate::core::secret::Secret;
+use crate::core::solve::evaluate;
 use crate::llb::{Exec, FileAction, Mount, MountKind, State};
 use crate::shim;
 

@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use super::container::Container;
-use super::error::{CoreError, CoreResult};
-use super::export::{WorkDir, export_state};
-use super::image::ImageRef;
-use super::oci::{BuiltImage, ImageFormat, build_image, image_index};
-use super::runtime::Runtime;
-use super::stores::exports::TARBALL_NAME;
+use super::Container;
+use crate::core::error::{CoreError, CoreResult};
+use crate::core::export::{WorkDir, export_state};
+use crate::core::image::ImageRef;
+use crate::core::oci::{BuiltImage, ImageFormat, build_image, image_index};
+use crate::core::runtime::Runtime;
+use crate::core::stores::exports::{TARBALL_NAME, export_error, staging_dir};
 use crate::distribution::Repository;
 
 /// The first 12 hex digits of a digest, as Docker shows them.
@@ -147,5 +147,32 @@ impl Container {
         };
         // The address as the caller wrote it (no tag added), as v0.6.4 answers.
         Ok(format!("{address}@{digest}"))
+    }
+}
+
+impl Container {
+    /// Writes the container (and `variants`, one per further platform) as an image archive to host
+    /// path `path`: an OCI image layout with one single-layer image per platform, and Docker's
+    /// `manifest.json` too, so `docker load` reads it.
+    pub async fn export(
+        &self,
+        rt: &Runtime,
+        path: &str,
+        variants: &[Container],
+        format: crate::core::oci::ImageFormat,
+    ) -> CoreResult<()> {
+        let dest = rt.host()?.resolve(path)?;
+        let work = WorkDir(staging_dir(&dest)?);
+        let images = build_images(rt, self, variants, &work.0, format).await?;
+        let archive = work.0.join("image.tar");
+        // Layers can be large: the archive is written off the async workers.
+        let written = archive.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::core::oci::write_image_archive(&images, format, &written)
+        })
+        .await
+        .map_err(|e| export_error(&dest, format!("writing the image archive: {e}")))??;
+        std::fs::rename(&archive, &dest)
+            .map_err(|e| export_error(&dest, format!("moving the image archive into place: {e}")))
     }
 }
