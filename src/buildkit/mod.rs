@@ -94,7 +94,9 @@ impl BuildkitSession {
     }
 
     /// The progress of this session's build, as the daemon reports it.
-    pub fn watch_status(&self) -> tokio::sync::mpsc::Receiver<status::StatusEvent> {
+    pub fn watch_status(
+        &self,
+    ) -> tokio::sync::mpsc::Receiver<crate::core::progress::ProgressEvent> {
         let (channel, build_ref) = self.engine.status_target();
         status::watch(channel, build_ref)
     }

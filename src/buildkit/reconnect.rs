@@ -138,7 +138,7 @@ impl ReconnectingEngine {
     /// stream goes on with the next one; it ends when the engine closes.
     pub fn watch_status(
         self: &Arc<Self>,
-    ) -> tokio::sync::mpsc::Receiver<super::status::StatusEvent> {
+    ) -> tokio::sync::mpsc::Receiver<crate::core::progress::ProgressEvent> {
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         let generation = self
             .generation

@@ -1,5 +1,6 @@
-//! The daemon's progress for a build (`Control.Status`): which steps started, finished, were
-//! cached or failed, and what their commands printed, as plain events for whoever displays them.
+//! The daemon's progress for a build (`Control.Status`), converted into the domain's progress
+//! events ([`crate::core::progress`]): which steps started, finished, were cached or failed, and
+//! what their commands printed.
 
 use std::time::{Duration, SystemTime};
 
@@ -9,65 +10,8 @@ use control::control_client::ControlClient;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
+use crate::core::progress::{ProgressEvent, StepStatus};
 use crate::core::runtime::SHIM_STEP_NAME;
-
-/// A step (vertex) of the build, as last reported.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepStatus {
-    /// The vertex digest.
-    pub digest: String,
-    /// Its name (for execs, dirk names them `exec <args>`).
-    pub name: String,
-    /// Answered from the cache.
-    pub cached: bool,
-    /// When it started, if it has.
-    pub started: Option<SystemTime>,
-    /// When it finished, if it has.
-    pub completed: Option<SystemTime>,
-    /// Why it failed (empty when it did not).
-    pub error: String,
-}
-
-/// One thing the daemon reported.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StatusEvent {
-    /// A step changed state.
-    Step(StepStatus),
-    /// Output of a step's command.
-    Log {
-        /// The vertex digest.
-        digest: String,
-        /// 1 for standard output, 2 for standard error.
-        stream: i64,
-        /// The bytes written.
-        data: Vec<u8>,
-    },
-}
-
-impl StatusEvent {
-    /// The event with `f` applied to every text it carries (names, errors, command output).
-    pub fn map_text(self, f: impl Fn(&str) -> String) -> StatusEvent {
-        match self {
-            StatusEvent::Step(step) => StatusEvent::Step(StepStatus {
-                name: f(&step.name),
-                error: f(&step.error),
-                ..step
-            }),
-            StatusEvent::Log {
-                digest,
-                stream,
-                data,
-            } => StatusEvent::Log {
-                digest,
-                stream,
-                data: match String::from_utf8(data) {
-                    Ok(text) => f(&text).into_bytes(),
-                    Err(e) => e.into_bytes(),
-                },
-            },
-        }
-    }
-}
 
 fn time(ts: Option<Timestamp>) -> Option<SystemTime> {
     let ts = ts?;
@@ -78,7 +22,7 @@ fn time(ts: Option<Timestamp>) -> Option<SystemTime> {
 
 /// Converts one status message into events (vertex changes first, then logs). dirk's own plumbing
 /// (the exec shim's transfer) is left out: it is no step of the user's pipeline.
-pub fn events(response: control::StatusResponse) -> Vec<StatusEvent> {
+pub fn events(response: control::StatusResponse) -> Vec<ProgressEvent> {
     let hidden: Vec<String> = response
         .vertexes
         .iter()
@@ -90,7 +34,7 @@ pub fn events(response: control::StatusResponse) -> Vec<StatusEvent> {
         .into_iter()
         .filter(|v| v.name != SHIM_STEP_NAME)
         .map(|v| {
-            StatusEvent::Step(StepStatus {
+            ProgressEvent::Step(StepStatus {
                 digest: v.digest,
                 name: v.name,
                 cached: v.cached,
@@ -103,7 +47,7 @@ pub fn events(response: control::StatusResponse) -> Vec<StatusEvent> {
         .logs
         .into_iter()
         .filter(|l| !hidden.contains(&l.vertex))
-        .map(|l| StatusEvent::Log {
+        .map(|l| ProgressEvent::Log {
             digest: l.vertex,
             stream: l.stream,
             data: l.msg,
@@ -112,7 +56,7 @@ pub fn events(response: control::StatusResponse) -> Vec<StatusEvent> {
 }
 
 /// Streams the progress of build `build_ref` until the build ends or the receiver is dropped.
-pub fn watch(channel: Channel, build_ref: String) -> mpsc::Receiver<StatusEvent> {
+pub fn watch(channel: Channel, build_ref: String) -> mpsc::Receiver<ProgressEvent> {
     let (tx, rx) = mpsc::channel(1024);
     let mut request = tonic::Request::new(control::StatusRequest { r#ref: build_ref });
     crate::telemetry::inject(request.metadata_mut());
@@ -160,9 +104,9 @@ mod tests {
         let got = events(response);
         assert_eq!(got.len(), 2);
         assert!(
-            matches!(&got[0], StatusEvent::Step(s) if s.name == "exec echo hi" && s.started.is_some() && s.completed.is_none())
+            matches!(&got[0], ProgressEvent::Step(s) if s.name == "exec echo hi" && s.started.is_some() && s.completed.is_none())
         );
-        assert!(matches!(&got[1], StatusEvent::Log { stream: 1, data, .. } if data == b"hi\n"));
+        assert!(matches!(&got[1], ProgressEvent::Log { stream: 1, data, .. } if data == b"hi\n"));
     }
 
     #[test]

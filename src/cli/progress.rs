@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use dirk::buildkit::status::{StatusEvent, StepStatus};
+use dirk::core::progress::{ProgressEvent, StepStatus};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,10 +118,10 @@ fn failure_lines(step: &Step) -> Vec<String> {
 }
 
 /// Plain mode: the lines one event produces.
-fn plain_lines(board: &mut Board, event: StatusEvent) -> Vec<String> {
+fn plain_lines(board: &mut Board, event: ProgressEvent) -> Vec<String> {
     let mut out = Vec::new();
     match event {
-        StatusEvent::Step(update) => {
+        ProgressEvent::Step(update) => {
             let (step, finishing) = board.update(update);
             if !step.announced && (step.started.is_some() || step.cached) {
                 step.announced = true;
@@ -137,7 +137,7 @@ fn plain_lines(board: &mut Board, event: StatusEvent) -> Vec<String> {
                 }
             }
         }
-        StatusEvent::Log { digest, data, .. } => {
+        ProgressEvent::Log { digest, data, .. } => {
             let step = board.step(&digest);
             let index = step.index;
             out.extend(
@@ -151,9 +151,9 @@ fn plain_lines(board: &mut Board, event: StatusEvent) -> Vec<String> {
 }
 
 /// Tty mode: absorbs an event; returns lines to print permanently (finished steps).
-fn tty_absorb(board: &mut Board, event: StatusEvent) -> Vec<String> {
+fn tty_absorb(board: &mut Board, event: ProgressEvent) -> Vec<String> {
     match event {
-        StatusEvent::Step(update) => {
+        ProgressEvent::Step(update) => {
             let (step, finishing) = board.update(update);
             if !finishing {
                 Vec::new()
@@ -167,7 +167,7 @@ fn tty_absorb(board: &mut Board, event: StatusEvent) -> Vec<String> {
                 vec![format!("✔ {} {:.1}s", step.name, step.seconds())]
             }
         }
-        StatusEvent::Log { digest, data, .. } => {
+        ProgressEvent::Log { digest, data, .. } => {
             board.step(&digest).push_output(&data);
             Vec::new()
         }
@@ -242,7 +242,7 @@ impl Display {
 }
 
 /// Starts showing on standard error, in `mode`, the events `watch` opens (only when shown).
-pub fn start(mode: ProgressMode, watch: impl FnOnce() -> mpsc::Receiver<StatusEvent>) -> Display {
+pub fn start(mode: ProgressMode, watch: impl FnOnce() -> mpsc::Receiver<ProgressEvent>) -> Display {
     let mode = match mode {
         ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Tty,
         ProgressMode::Auto => ProgressMode::Plain,
@@ -255,7 +255,7 @@ pub fn start(mode: ProgressMode, watch: impl FnOnce() -> mpsc::Receiver<StatusEv
     })
 }
 
-async fn plain(mut events: mpsc::Receiver<StatusEvent>) {
+async fn plain(mut events: mpsc::Receiver<ProgressEvent>) {
     let mut board = Board::default();
     while let Some(event) = events.recv().await {
         let lines = plain_lines(&mut board, event);
@@ -268,7 +268,7 @@ async fn plain(mut events: mpsc::Receiver<StatusEvent>) {
     }
 }
 
-async fn tty(mut events: mpsc::Receiver<StatusEvent>) {
+async fn tty(mut events: mpsc::Receiver<ProgressEvent>) {
     let mut board = Board::default();
     let mut live_lines = 0usize;
     let mut tick = tokio::time::interval(Duration::from_millis(150));
@@ -333,9 +333,9 @@ mod tests {
         done: bool,
         cached: bool,
         error: &str,
-    ) -> StatusEvent {
+    ) -> ProgressEvent {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
-        StatusEvent::Step(StepStatus {
+        ProgressEvent::Step(StepStatus {
             digest: digest.into(),
             name: name.into(),
             cached,
@@ -345,8 +345,8 @@ mod tests {
         })
     }
 
-    fn log(digest: &str, text: &str) -> StatusEvent {
-        StatusEvent::Log {
+    fn log(digest: &str, text: &str) -> ProgressEvent {
+        ProgressEvent::Log {
             digest: digest.into(),
             stream: 1,
             data: text.as_bytes().to_vec(),

@@ -1,5 +1,7 @@
-//! Steps the session carries out itself (pushing an image to a registry), reported next to the
-//! daemon's own steps so that progress displays show them the same way.
+//! Progress, in one vocabulary for everyone who shows it: the steps of a pipeline (started,
+//! finished, cached, failed) and what their commands print, as [`ProgressEvent`]s. The engine
+//! converts the daemon's status stream into them; steps the session carries out itself (pushing an
+//! image to a registry) are announced through a [`ProgressSink`] and become the same events.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -94,5 +96,76 @@ mod tests {
         assert!(events[1].completed.is_some() && events[1].error.is_none());
         assert_eq!(events[3].error.as_deref(), Some("refused"));
         assert_eq!(events[2].id, events[3].id);
+    }
+}
+
+/// A step (vertex) of the build, as last reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepStatus {
+    /// The vertex digest.
+    pub digest: String,
+    /// Its name (for execs, dirk names them `exec <args>`).
+    pub name: String,
+    /// Answered from the cache.
+    pub cached: bool,
+    /// When it started, if it has.
+    pub started: Option<SystemTime>,
+    /// When it finished, if it has.
+    pub completed: Option<SystemTime>,
+    /// Why it failed (empty when it did not).
+    pub error: String,
+}
+
+/// One thing the daemon reported.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProgressEvent {
+    /// A step changed state.
+    Step(StepStatus),
+    /// Output of a step's command.
+    Log {
+        /// The vertex digest.
+        digest: String,
+        /// 1 for standard output, 2 for standard error.
+        stream: i64,
+        /// The bytes written.
+        data: Vec<u8>,
+    },
+}
+
+impl ProgressEvent {
+    /// The event with `f` applied to every text it carries (names, errors, command output).
+    pub fn map_text(self, f: impl Fn(&str) -> String) -> ProgressEvent {
+        match self {
+            ProgressEvent::Step(step) => ProgressEvent::Step(StepStatus {
+                name: f(&step.name),
+                error: f(&step.error),
+                ..step
+            }),
+            ProgressEvent::Log {
+                digest,
+                stream,
+                data,
+            } => ProgressEvent::Log {
+                digest,
+                stream,
+                data: match String::from_utf8(data) {
+                    Ok(text) => f(&text).into_bytes(),
+                    Err(e) => e.into_bytes(),
+                },
+            },
+        }
+    }
+}
+
+impl From<LocalStep> for ProgressEvent {
+    fn from(step: LocalStep) -> Self {
+        ProgressEvent::Step(StepStatus {
+            digest: step.id,
+            name: step.name,
+            cached: false,
+            started: Some(step.started),
+            completed: step.completed,
+            error: step.error.unwrap_or_default(),
+        })
     }
 }

@@ -20,7 +20,7 @@ use crate::buildkit::address::{AddressError, Runner};
 use crate::buildkit::attach::Attachables;
 use crate::buildkit::reconnect::ReconnectingEngine;
 use crate::buildkit::session::SessionIdentity;
-use crate::buildkit::status::StatusEvent;
+use crate::core::progress::ProgressEvent;
 use crate::core::stores::SessionStores;
 use crate::core::{Host, Runtime, SecretStore};
 
@@ -87,18 +87,6 @@ async fn next_local(
             Err(RecvError::Closed) => return None,
         }
     }
-}
-
-/// A step the session ran itself, as a progress event.
-fn local_event(step: crate::core::progress::LocalStep) -> StatusEvent {
-    StatusEvent::Step(crate::buildkit::status::StepStatus {
-        digest: step.id,
-        name: step.name,
-        cached: false,
-        started: Some(step.started),
-        completed: step.completed,
-        error: step.error.unwrap_or_default(),
-    })
 }
 
 /// Reads frozen host files back from the daemon: the sync that first sent a file is asked for again
@@ -215,15 +203,8 @@ impl Session {
         let mut recorder = crate::telemetry::steps::StepRecorder::new(&self.span);
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                if let StatusEvent::Step(step) = event {
-                    recorder.record(&crate::telemetry::steps::Step {
-                        id: &step.digest,
-                        name: &step.name,
-                        cached: step.cached,
-                        started: step.started,
-                        completed: step.completed,
-                        error: &step.error,
-                    });
+                if let ProgressEvent::Step(step) = event {
+                    recorder.record(&step);
                 }
             }
         })
@@ -236,7 +217,7 @@ impl Session {
 
     /// The daemon's progress for this session's pipelines, with secret values masked.
     /// Steps the session runs itself (registry pushes) come in the same stream.
-    pub fn watch_status(&self) -> tokio::sync::mpsc::Receiver<StatusEvent> {
+    pub fn watch_status(&self) -> tokio::sync::mpsc::Receiver<ProgressEvent> {
         let mut raw = self.buildkit.watch_status();
         let mut local = self.state.rt.progress().subscribe();
         let mut local_open = true;
@@ -251,7 +232,7 @@ impl Session {
                         None => return,
                     },
                     step = next_local(&mut local), if local_open => match step {
-                        Some(step) => local_event(step),
+                        Some(step) => ProgressEvent::from(step),
                         None => {
                             local_open = false;
                             continue;

@@ -11,6 +11,8 @@ use std::time::SystemTime;
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 
+use crate::core::progress::StepStatus;
+
 /// How many vertex digests are remembered for their solve's span before the oldest are dropped.
 const MAX_PARENTS: usize = 100_000;
 
@@ -34,23 +36,6 @@ pub fn note_solve(solve: &tracing::Span, digests: &[String]) {
     }
 }
 
-/// One step as the progress stream last reported it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Step<'a> {
-    /// The vertex digest (or the session's own step id).
-    pub id: &'a str,
-    /// The name progress shows.
-    pub name: &'a str,
-    /// Answered from the cache.
-    pub cached: bool,
-    /// When it started, if it has.
-    pub started: Option<SystemTime>,
-    /// When it finished, if it has.
-    pub completed: Option<SystemTime>,
-    /// Why it failed (empty when it did not).
-    pub error: &'a str,
-}
-
 /// Turns finished steps into spans, each once.
 pub struct StepRecorder {
     /// Where steps whose solve is unknown go (the session's span context).
@@ -69,17 +54,17 @@ impl StepRecorder {
     }
 
     /// Records `step` as a span once it has finished (later reports of it are ignored).
-    pub fn record(&mut self, step: &Step<'_>) {
+    pub fn record(&mut self, step: &StepStatus) {
         let Some(completed) = step.completed else {
             return;
         };
-        if !self.done.insert((step.id.to_owned(), step.started)) {
+        if !self.done.insert((step.digest.clone(), step.started)) {
             return;
         }
         let parent = parents()
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(step.id)
+            .get(&step.digest)
             .cloned()
             .unwrap_or_else(|| self.fallback.clone());
         if !parent.span().span_context().is_valid() {
@@ -87,17 +72,17 @@ impl StepRecorder {
         }
         let tracer = opentelemetry::global::tracer("dirk");
         let mut span = tracer
-            .span_builder(step.name.to_owned())
+            .span_builder(step.name.clone())
             .with_kind(SpanKind::Internal)
             .with_start_time(step.started.unwrap_or(completed))
             .with_attributes([
-                KeyValue::new("buildkit.vertex", step.id.to_owned()),
+                KeyValue::new("buildkit.vertex", step.digest.clone()),
                 KeyValue::new("buildkit.cached", step.cached),
             ])
             .start_with_context(&tracer, &parent);
         if !step.error.is_empty() {
-            span.set_status(Status::error(step.error.to_owned()));
-            span.set_attribute(KeyValue::new("error.message", step.error.to_owned()));
+            span.set_status(Status::error(step.error.clone()));
+            span.set_attribute(KeyValue::new("error.message", step.error.clone()));
         }
         span.end_with_timestamp(completed);
     }
