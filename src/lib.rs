@@ -11,5 +11,6 @@ pub mod distribution;
 pub mod llb;
 pub mod session;
 pub mod shim;
+pub mod sync;
 pub mod telemetry;
 pub mod tls;

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
 use crate::core::{CacheVolume, Container, Directory, File, Secret, Socket};
+use crate::sync::Guarded;
 
 /// The kinds of object that have IDs, by their GraphQL scalar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +96,7 @@ fn make_id(kind: Kind, fingerprint: &str) -> String {
 impl IdStore {
     fn put(&self, kind: Kind, fingerprint: &str, object: Stored) -> String {
         let id = make_id(kind, fingerprint);
-        if let Ok(mut map) = self.objects.write() {
-            map.entry(id.clone()).or_insert(object);
-        }
+        self.objects.writing().entry(id.clone()).or_insert(object);
         id
     }
 
@@ -160,9 +159,9 @@ impl IdStore {
             return Err(bad("it is not an ID issued by dirk".into()));
         }
         self.objects
-            .read()
-            .ok()
-            .and_then(|m| m.get(id).cloned())
+            .reading()
+            .get(id)
+            .cloned()
             .ok_or_else(|| bad("this session did not issue it (IDs are valid only in the session that created them)".into()))
     }
 

@@ -23,6 +23,7 @@ use crate::core::engine::{
     Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ResolvedImage, SolvedRef,
 };
 use crate::llb::{Definition, Platform};
+use crate::sync::Locked;
 
 /// Largest gRPC message accepted from the daemon.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
@@ -63,9 +64,7 @@ impl<K: std::hash::Hash + Eq + Clone, T: Clone> Flights<K, T> {
     /// Joins the call for `key`, starting it with `start` when none is running, and waits for it.
     async fn join(&self, key: K, start: impl FnOnce() -> BoxFuture<'static, T>) -> T {
         let fut = {
-            let Ok(mut running) = self.running.lock() else {
-                return start().await;
-            };
+            let mut running = self.running.locked();
             match running.get(&key).and_then(WeakShared::upgrade) {
                 Some(fut) => fut,
                 None => {
@@ -78,9 +77,7 @@ impl<K: std::hash::Hash + Eq + Clone, T: Clone> Flights<K, T> {
             }
         };
         let result = fut.await;
-        if let Ok(mut running) = self.running.lock() {
-            running.remove(&key);
-        }
+        self.running.locked().remove(&key);
         result
     }
 }
@@ -285,7 +282,7 @@ impl GatewayBuild {
             error: None,
         };
         let _ = tokio::time::timeout(timeout, bridge.r#return(ret)).await;
-        let task = self.solve_task.lock().ok().and_then(|mut t| t.take());
+        let task = self.solve_task.locked().take();
         if let Some(task) = task {
             match tokio::time::timeout(timeout, task).await {
                 Ok(Ok(Ok(_))) => tracing::debug!(build = %self.build_ref, "session build finished"),
@@ -385,12 +382,8 @@ where
 #[async_trait]
 impl Engine for GatewayBuild {
     async fn solve(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
-        if let Some(solved) = self
-            .solved
-            .lock()
-            .ok()
-            .and_then(|s| s.get(&def.head).cloned())
-        {
+        let memo = self.solved.locked().get(&def.head).cloned();
+        if let Some(solved) = memo {
             return Ok(solved);
         }
         let result = self
@@ -402,8 +395,10 @@ impl Engine for GatewayBuild {
             })
             .await;
         // Failures are not remembered: a later request solves again.
-        if let (Ok(solved), Ok(mut table)) = (&result, self.solved.lock()) {
-            table.insert(def.head.clone(), solved.clone());
+        if let Ok(solved) = &result {
+            self.solved
+                .locked()
+                .insert(def.head.clone(), solved.clone());
         }
         result
     }
@@ -647,9 +642,10 @@ mod tests {
         assert!(
             flights
                 .running
-                .lock()
-                .map(|r| r.get("s").and_then(WeakShared::upgrade).is_none())
-                .unwrap_or(false),
+                .locked()
+                .get("s")
+                .and_then(WeakShared::upgrade)
+                .is_none(),
             "the abandoned call is no longer held"
         );
     }

@@ -17,6 +17,7 @@ use crate::core::engine::{
     Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ResolvedImage, SolvedRef,
 };
 use crate::llb::{Definition, Platform};
+use crate::sync::{Guarded, Locked};
 
 /// How long closing a broken BuildKit session may take before it is abandoned.
 const CLOSE_BROKEN: Duration = Duration::from_secs(2);
@@ -61,16 +62,18 @@ impl ReconnectingEngine {
 
     /// The current BuildKit session, if the daemon is connected.
     pub fn session(&self) -> Option<Arc<BuildkitSession>> {
-        self.current.read().ok().and_then(|c| c.clone())
+        self.current.reading().clone()
     }
 
     /// Forgets `broken` (if it is still current): the next call reconnects.
     fn drop_session(&self, broken: &Arc<BuildkitSession>) {
-        let taken = match self.current.write() {
-            Ok(mut current) if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, broken)) => {
+        let taken = {
+            let mut current = self.current.writing();
+            if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, broken)) {
                 current.take()
+            } else {
+                None
             }
-            _ => None,
         };
         if let Some(old) = taken {
             tracing::warn!(runner = %self.runner.address, "lost the BuildKit daemon; the next request reconnects");
@@ -99,15 +102,9 @@ impl ReconnectingEngine {
                 })?;
         tracing::info!(runner = %self.runner.address, "reconnected to the BuildKit daemon");
         let session = Arc::new(session);
-        if let Ok(mut latest) = self.latest.write() {
-            *latest = session.engine.clone();
-        }
-        if let Ok(mut current) = self.current.write() {
-            *current = Some(session.clone());
-        }
-        if let Ok(generation) = self.generation.lock()
-            && let Some(tx) = generation.as_ref()
-        {
+        *self.latest.writing() = session.engine.clone();
+        *self.current.writing() = Some(session.clone());
+        if let Some(tx) = self.generation.locked().as_ref() {
             tx.send_modify(|n| *n += 1);
         }
         Ok(session)
@@ -140,11 +137,7 @@ impl ReconnectingEngine {
         self: &Arc<Self>,
     ) -> tokio::sync::mpsc::Receiver<crate::core::progress::ProgressEvent> {
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
-        let generation = self
-            .generation
-            .lock()
-            .ok()
-            .and_then(|g| g.as_ref().map(|tx| tx.subscribe()));
+        let generation = self.generation.locked().as_ref().map(|tx| tx.subscribe());
         let Some(mut generation) = generation else {
             return rx;
         };
@@ -173,10 +166,8 @@ impl ReconnectingEngine {
 
     /// Ends the current BuildKit session, waiting at most `timeout`.
     pub async fn close(&self, timeout: Duration) {
-        if let Ok(mut generation) = self.generation.lock() {
-            generation.take();
-        }
-        let current = self.current.write().ok().and_then(|mut c| c.take());
+        self.generation.locked().take();
+        let current = self.current.writing().take();
         if let Some(session) = current {
             match Arc::try_unwrap(session) {
                 Ok(session) => session.close(timeout).await,
@@ -237,13 +228,10 @@ impl Engine for ReconnectingEngine {
     }
 
     fn platforms(&self) -> Vec<Platform> {
-        self.latest
-            .read()
-            .map(|e| e.platforms())
-            .unwrap_or_default()
+        self.latest.reading().platforms()
     }
 
     fn supports(&self, capability: &str) -> bool {
-        self.latest.read().is_ok_and(|e| e.supports(capability))
+        self.latest.reading().supports(capability)
     }
 }

@@ -16,6 +16,7 @@ use tonic::transport::{Channel, Endpoint, Uri};
 
 use super::address::{DockerEndpoint, RunnerAddress, TlsFiles};
 use super::tls::TlsClient;
+use crate::sync::Locked;
 use bollard_buildkit_proto::moby::buildkit::v1 as control;
 use control::control_client::ControlClient;
 
@@ -173,26 +174,21 @@ impl HelperOutput {
 
     fn record(&self, line: &str) {
         tracing::debug!(target: "dirk::transport", "dial helper: {line}");
-        if let Ok(mut text) = self.0.lock() {
-            text.push_str(line.trim_end());
-            text.push('\n');
-            if text.len() > Self::KEEP {
-                let mut cut = text.len() - Self::KEEP;
-                while !text.is_char_boundary(cut) {
-                    cut += 1;
-                }
-                text.drain(..cut);
+        let mut text = self.0.locked();
+        text.push_str(line.trim_end());
+        text.push('\n');
+        if text.len() > Self::KEEP {
+            let mut cut = text.len() - Self::KEEP;
+            while !text.is_char_boundary(cut) {
+                cut += 1;
             }
+            text.drain(..cut);
         }
     }
 
     /// `reason`, followed by what the helper said, if anything.
     fn explain(&self, reason: String) -> String {
-        let said = self
-            .0
-            .lock()
-            .map(|t| t.trim().to_owned())
-            .unwrap_or_default();
+        let said = self.0.locked().trim().to_owned();
         if said.is_empty() {
             reason
         } else {

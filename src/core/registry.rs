@@ -11,6 +11,7 @@ use base64::Engine as _;
 
 use super::error::{CoreError, CoreResult};
 use super::secret::{Secret, SecretStore};
+use crate::sync::Guarded;
 
 /// The host the daemon asks about for Docker Hub.
 const DOCKER_HUB: &str = "registry-1.docker.io";
@@ -43,17 +44,15 @@ impl RegistryAuth {
                 "expected a host like registry.example.com:5000",
             ));
         }
-        if let Ok(mut map) = self.by_host.write() {
-            map.insert(host, (username.to_owned(), secret.clone()));
-        }
+        self.by_host
+            .writing()
+            .insert(host, (username.to_owned(), secret.clone()));
         Ok(())
     }
 
     /// Forgets the credentials set for `address`.
     pub fn remove(&self, address: &str) {
-        if let Ok(mut map) = self.by_host.write() {
-            map.remove(&registry_host(address));
-        }
+        self.by_host.writing().remove(&registry_host(address));
     }
 
     /// `(username, password)` for `host`: set in the session, else from the Docker configuration.
@@ -64,7 +63,7 @@ impl RegistryAuth {
         env: impl Fn(&str) -> Option<String>,
     ) -> Option<(String, String)> {
         let host = registry_host(host);
-        let set = self.by_host.read().ok()?.get(&host).cloned();
+        let set = self.by_host.reading().get(&host).cloned();
         if let Some((user, secret)) = set {
             let password = secrets.value(&secret.id)?;
             return Some((user, String::from_utf8_lossy(&password).into_owned()));

@@ -17,6 +17,7 @@ use super::stores::git_pins::GitPins;
 use super::stores::host::Host;
 use crate::llb::{LocalSource, Platform, State};
 use crate::shim;
+use crate::sync::Locked;
 
 /// The name under which sessions serve the directory holding the exec shim. It carries the shim's
 /// content hash: the daemon merges identical sources of concurrent sessions, which is right only
@@ -166,12 +167,7 @@ impl Runtime {
         platform: &Platform,
     ) -> CoreResult<(ImageRef, ImageConfig)> {
         let key = (reference.to_string(), platform.clone());
-        let cached = self
-            .images
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .cloned();
+        let cached = self.images.locked().get(&key).cloned();
         let resolved = match cached {
             Some(r) => r,
             None => {
@@ -191,12 +187,7 @@ impl Runtime {
                         }
                     })?;
                 let r = Arc::new(r);
-                self.images
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .entry(key)
-                    .or_insert(r)
-                    .clone()
+                self.images.locked().entry(key).or_insert(r).clone()
             }
         };
         let config = ImageConfig::from_image_json(&reference.to_string(), &resolved.config)?;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use super::error::{CoreError, CoreResult};
+use crate::sync::Guarded;
 
 /// What output shows in place of a secret value.
 pub const MASK: &str = "***";
@@ -33,16 +34,14 @@ pub struct SecretStore {
 
 impl std::fmt::Debug for SecretStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let count = self.values.read().map(|v| v.len()).unwrap_or(0);
+        let count = self.values.reading().len();
         write!(f, "SecretStore({count} secrets)")
     }
 }
 
 impl SecretStore {
     fn put(&self, id: String, value: Vec<u8>) -> Secret {
-        if let Ok(mut values) = self.values.write() {
-            values.insert(id.clone(), value);
-        }
+        self.values.writing().insert(id.clone(), value);
         Secret { id }
     }
 
@@ -86,14 +85,12 @@ impl SecretStore {
 
     /// The plaintext of `id`.
     pub fn value(&self, id: &str) -> Option<Vec<u8>> {
-        self.values.read().ok()?.get(id).cloned()
+        self.values.reading().get(id).cloned()
     }
 
     /// `text` with every secret value replaced by [`MASK`] (longest values first).
     pub fn scrub(&self, text: &str) -> String {
-        let Ok(values) = self.values.read() else {
-            return text.to_owned();
-        };
+        let values = self.values.reading();
         let mut needles: Vec<&str> = values
             .values()
             .filter_map(|v| std::str::from_utf8(v).ok())

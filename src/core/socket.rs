@@ -3,6 +3,7 @@
 //! agent forwarding in BuildKit's terms) connects to that path each time a command in a container
 //! opens the socket.
 
+use crate::sync::Guarded;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
@@ -33,15 +34,13 @@ impl SocketRegistry {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
         let id = format!("socket-{}", hex::encode(&digest[..12]));
-        if let Ok(mut paths) = self.paths.write() {
-            paths.insert(id.clone(), path.to_owned());
-        }
+        self.paths.writing().insert(id.clone(), path.to_owned());
         Socket { id }
     }
 
     /// The host path of socket `id`.
     pub fn path_of(&self, id: &str) -> Option<PathBuf> {
-        self.paths.read().ok()?.get(id).cloned()
+        self.paths.reading().get(id).cloned()
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bollard_buildkit_proto::fsutil::types::Stat;
 use bytes::Bytes;
@@ -25,6 +25,7 @@ use crate::core::HostDirs;
 use crate::core::patterns::{DirVerdict, Selection, split};
 use crate::core::runtime::shim_source_name;
 use crate::shim::SHIM_BINARY;
+use crate::sync::Locked;
 
 /// The sync that first delivered a file: the served directory's name, its patterns, and the
 /// file's path in it.
@@ -135,7 +136,7 @@ impl SessionFiles {
     ) -> Result<Vec<SyncEntry>, Status> {
         let current =
             hostfs::walk(root, selection).map_err(|e| Status::unavailable(e.to_string()))?;
-        let mut frozen = self.frozen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut frozen = self.frozen.locked();
         let origin_of = |rel: &str| SyncOrigin {
             dir_name: request.dir_name.clone(),
             include: request.include.clone(),

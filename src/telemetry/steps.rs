@@ -5,13 +5,14 @@
 //! sent its vertex (or, for steps the session runs itself, under the session).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 
 use crate::core::progress::StepStatus;
+use crate::sync::Locked;
 
 /// How many vertex digests are remembered for their solve's span before the oldest are dropped.
 const MAX_PARENTS: usize = 100_000;
@@ -27,7 +28,7 @@ fn parents() -> &'static Mutex<HashMap<String, Context>> {
 pub fn note_solve(solve: &tracing::Span, digests: &[String]) {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
     let cx = solve.context();
-    let mut map = parents().lock().unwrap_or_else(PoisonError::into_inner);
+    let mut map = parents().locked();
     if map.len() + digests.len() > MAX_PARENTS {
         map.clear();
     }
@@ -62,8 +63,7 @@ impl StepRecorder {
             return;
         }
         let parent = parents()
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .locked()
             .get(&step.digest)
             .cloned()
             .unwrap_or_else(|| self.fallback.clone());

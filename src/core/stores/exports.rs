@@ -3,9 +3,10 @@
 //! of one session run one at a time: older daemons do not say which export a transfer belongs to.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use crate::core::error::{CoreError, CoreResult};
+use crate::sync::Locked;
 
 /// The file a tarball export is received into, inside the staging directory.
 pub const TARBALL_NAME: &str = "export.tar";
@@ -29,10 +30,7 @@ pub struct ExportSlot {
 impl ExportSlot {
     /// The staging directory of the export in progress and what it receives, if any.
     pub fn staging(&self) -> Option<(PathBuf, Received)> {
-        self.staging
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.staging.locked().clone()
     }
 
     /// Runs `transfer` with a fresh staging directory next to `dest` (the daemon fills it with
@@ -52,13 +50,12 @@ impl ExportSlot {
     {
         let _turn = self.turn.lock().await;
         let staging = staging_dir(dest)?;
-        *self.staging.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((staging.clone(), received));
+        *self.staging.locked() = Some((staging.clone(), received));
         let result = match transfer().await {
             Ok(()) => install(&staging),
             Err(e) => Err(e),
         };
-        *self.staging.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        *self.staging.locked() = None;
         let _ = std::fs::remove_dir_all(&staging);
         result
     }

@@ -1,8 +1,9 @@
 //! The commits a session pinned git branches and tags to: resolved once, at first use, so that
 //! every later use in the session gets the same tree even if the branch moves meanwhile.
 
+use crate::sync::Locked;
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 /// What a [`GitRef`] names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,13 +25,13 @@ pub struct GitPins {
 impl GitPins {
     /// The commit `name` (a branch or tag of `url`) was pinned to, if it was.
     pub fn get(&self, url: &str, kind: RefKind, name: &str) -> Option<String> {
-        let pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+        let pins = self.pins.locked();
         pins.get(&(url.to_owned(), kind, name.to_owned())).cloned()
     }
 
     /// Pins `name` to `commit` unless it is pinned already; returns the pin that holds.
     pub fn pin(&self, url: &str, kind: RefKind, name: &str, commit: String) -> String {
-        let mut pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pins = self.pins.locked();
         pins.entry((url.to_owned(), kind, name.to_owned()))
             .or_insert(commit)
             .clone()

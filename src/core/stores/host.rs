@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::core::error::{CoreError, CoreResult};
 use crate::core::socket::SocketRegistry;
+use crate::sync::Locked;
 
 /// The host directories a session has handed out, by the name they are served under. The file
 /// sync service reads it to know what to send.
@@ -23,8 +24,7 @@ impl HostDirs {
         let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
         let name = format!("host-{}", hex::encode(&digest[..12]));
         self.by_name
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .locked()
             .entry(name.clone())
             .or_insert_with(|| path.to_owned());
         name
@@ -32,11 +32,7 @@ impl HostDirs {
 
     /// The host path served under `name`.
     pub fn path_of(&self, name: &str) -> Option<PathBuf> {
-        self.by_name
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned()
+        self.by_name.locked().get(name).cloned()
     }
 }
 
