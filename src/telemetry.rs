@@ -39,13 +39,45 @@ pub struct TraceTarget {
     pub source: &'static str,
 }
 
-fn parse_protocol(value: &str, var: &str) -> Result<Protocol, String> {
+/// Why traces cannot be exported as the environment asks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TelemetryError {
+    /// A protocol variable names a protocol dirk does not speak.
+    #[error("{variable}={value:?} is not supported: use grpc or http/protobuf")]
+    UnsupportedProtocol {
+        /// The variable.
+        variable: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// An endpoint variable does not hold a URL.
+    #[error("{variable}={value:?} is not a URL like {example}")]
+    NotAUrl {
+        /// The variable.
+        variable: &'static str,
+        /// Its value.
+        value: String,
+        /// What one looks like.
+        example: &'static str,
+    },
+    /// The exporter could not be built.
+    #[error("{variable}: {reason}")]
+    Exporter {
+        /// The variable the endpoint came from.
+        variable: &'static str,
+        /// What the exporter said.
+        reason: String,
+    },
+}
+
+fn parse_protocol(value: &str, variable: &'static str) -> Result<Protocol, TelemetryError> {
     match value.trim() {
         "grpc" => Ok(Protocol::Grpc),
         "http/protobuf" => Ok(Protocol::HttpProtobuf),
-        other => Err(format!(
-            "{var}={other:?} is not supported: use grpc or http/protobuf"
-        )),
+        other => Err(TelemetryError::UnsupportedProtocol {
+            variable,
+            value: other.to_owned(),
+        }),
     }
 }
 
@@ -70,7 +102,7 @@ fn scheme_host(url: &str) -> Option<String> {
 /// Reads the trace target from the environment (`None` when tracing is not asked for).
 pub fn target_from_env(
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<TraceTarget>, String> {
+) -> Result<Option<TraceTarget>, TelemetryError> {
     let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
     let protocol_var = [
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
@@ -109,8 +141,10 @@ pub fn target_from_env(
         }));
     }
     if let Some(url) = get("OTEL_EXPORTER_JAEGER_ENDPOINT") {
-        let host = scheme_host(&url).ok_or_else(|| {
-            format!("OTEL_EXPORTER_JAEGER_ENDPOINT={url:?} is not a URL like http://jaeger:14268/api/traces")
+        let host = scheme_host(&url).ok_or_else(|| TelemetryError::NotAUrl {
+            variable: "OTEL_EXPORTER_JAEGER_ENDPOINT",
+            value: url.clone(),
+            example: "http://jaeger:14268/api/traces",
         })?;
         return Ok(Some(TraceTarget {
             endpoint: format!("{host}:4318/v1/traces"),
@@ -137,7 +171,7 @@ pub struct Telemetry {
 /// feeds it dirk's spans.
 pub fn init<S>(
     target: &TraceTarget,
-) -> Result<(Telemetry, impl tracing_subscriber::Layer<S> + use<S>), String>
+) -> Result<(Telemetry, impl tracing_subscriber::Layer<S> + use<S>), TelemetryError>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
@@ -154,7 +188,10 @@ where
                 .with_endpoint(target.endpoint.clone())
                 .with_timeout(timeout)
                 .build()
-                .map_err(|e| format!("{}: {e}", target.source))?;
+                .map_err(|e| TelemetryError::Exporter {
+                    variable: target.source,
+                    reason: e.to_string(),
+                })?;
             let processor =
                 opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
                     exporter,
@@ -169,7 +206,10 @@ where
                 .with_endpoint(target.endpoint.clone())
                 .with_timeout(timeout)
                 .build()
-                .map_err(|e| format!("{}: {e}", target.source))?;
+                .map_err(|e| TelemetryError::Exporter {
+                    variable: target.source,
+                    reason: e.to_string(),
+                })?;
             builder.with_batch_exporter(exporter).build()
         }
     };
@@ -224,7 +264,7 @@ pub fn traceparent() -> Option<String> {
 mod tests {
     use super::*;
 
-    fn target(vars: &[(&str, &str)]) -> Result<Option<TraceTarget>, String> {
+    fn target(vars: &[(&str, &str)]) -> Result<Option<TraceTarget>, TelemetryError> {
         target_from_env(|k| {
             vars.iter()
                 .find(|(n, _)| *n == k)
@@ -261,10 +301,12 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:1"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
         ]);
-        assert!(
-            e.err()
-                .unwrap_or_default()
-                .contains("OTEL_EXPORTER_OTLP_PROTOCOL")
+        assert_eq!(
+            e.err(),
+            Some(TelemetryError::UnsupportedProtocol {
+                variable: "OTEL_EXPORTER_OTLP_PROTOCOL",
+                value: "thrift".into()
+            })
         );
     }
 

@@ -165,13 +165,12 @@ impl Response {
 }
 
 /// The client configuration for registries: the system's CAs, no client certificate. Built once.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
             crate::tls::client_builder(crate::tls::system_roots())
                 .map(|b| Arc::new(b.with_no_client_auth()))
-                .map_err(|e| e.to_string())
         })
         .clone()
 }
@@ -196,9 +195,9 @@ pub async fn request(
                 host: url.host.clone(),
                 reason: e.to_string(),
             })?;
-        let config = tls_config().map_err(|reason| HttpError::Tls {
+        let config = tls_config().map_err(|e| HttpError::Tls {
             host: url.host.clone(),
-            reason,
+            reason: e.to_string(),
         })?;
         let tls = tokio_rustls::TlsConnector::from(config)
             .connect(name, tcp)

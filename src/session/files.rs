@@ -44,7 +44,8 @@ pub struct SyncOrigin {
 /// Reads a file as the sync that first delivered it in this session did.
 pub trait FrozenReader: Send + Sync {
     /// The file's bytes as `origin` delivered them.
-    fn read(&self, origin: SyncOrigin) -> BoxFuture<'static, Result<Bytes, String>>;
+    fn read(&self, origin: SyncOrigin)
+    -> BoxFuture<'static, Result<Bytes, crate::core::CoreError>>;
 }
 
 /// One host entry as first sent in this session.
@@ -69,16 +70,8 @@ impl std::fmt::Debug for FirstContent {
 
 impl DeferredContent for FirstContent {
     fn fetch(&self) -> BoxFuture<'static, Result<Bytes, Status>> {
-        let origin = self.origin.clone();
-        let read = self.reader.read(origin.clone());
-        Box::pin(async move {
-            read.await.map_err(|e| {
-                Status::unavailable(format!(
-                    "reading {} as this session first synced it: {e}",
-                    origin.rel
-                ))
-            })
-        })
+        let read = self.reader.read(self.origin.clone());
+        Box::pin(async move { read.await.map_err(|e| Status::unavailable(e.to_string())) })
     }
 }
 

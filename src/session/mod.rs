@@ -98,21 +98,24 @@ impl files::FrozenReader for FirstSync {
     fn read(
         &self,
         origin: files::SyncOrigin,
-    ) -> futures::future::BoxFuture<'static, Result<bytes::Bytes, String>> {
+    ) -> futures::future::BoxFuture<'static, Result<bytes::Bytes, crate::core::CoreError>> {
         let state = self.0.clone();
         Box::pin(async move {
             let rt = &state.rt;
-            let host = rt.host().map_err(|e| e.to_string())?;
-            let source = host.synced_source(&origin.dir_name, origin.include, origin.exclude);
-            let def = source
-                .marshal()
-                .ok_or_else(|| "the first sync has no graph".to_owned())?;
-            let solved = rt.engine().solve(&def).await.map_err(|e| e.to_string())?;
+            let action = format!("reading {} as this session first synced it", origin.rel);
+            let source = rt
+                .host()?
+                .synced_source(&origin.dir_name, origin.include, origin.exclude);
+            let def = source.marshal().ok_or_else(|| {
+                crate::core::CoreError::Unsupported(format!("{action}: the sync has no graph"))
+            })?;
+            let engine_error = |e| crate::core::CoreError::engine(action.clone(), e);
+            let solved = rt.engine().solve(&def).await.map_err(engine_error)?;
             let bytes = rt
                 .engine()
                 .read_file(&solved, &format!("/{}", origin.rel), 0, None)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(engine_error)?;
             Ok(bytes::Bytes::from(bytes))
         })
     }
