@@ -4,13 +4,15 @@
 //! `core` (domain) → `llb` (graph builder). `buildkit` implements the engine `core` defines: transports,
 //! the session tunnel with its attachables, and the gateway build. `distribution` pushes images to registries. `telemetry` exports traces.
 
+#![warn(unreachable_pub)]
+
 pub mod api;
 pub mod buildkit;
 pub mod core;
-pub mod distribution;
+pub(crate) mod distribution;
 pub mod llb;
 pub mod session;
-pub mod shim;
-pub mod sync;
+pub(crate) mod shim;
+pub(crate) mod sync;
 pub mod telemetry;
-pub mod tls;
+pub(crate) mod tls;

@@ -6,7 +6,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// `lock()` for a [`Mutex`], recovering a poisoned lock.
-pub trait Locked<T> {
+pub(crate) trait Locked<T> {
     /// The guard, whether or not a holder panicked.
     fn locked(&self) -> MutexGuard<'_, T>;
 }
@@ -18,7 +18,7 @@ impl<T> Locked<T> for Mutex<T> {
 }
 
 /// `read()` and `write()` for an [`RwLock`], recovering a poisoned lock.
-pub trait Guarded<T> {
+pub(crate) trait Guarded<T> {
     /// A read guard, whether or not a writer panicked.
     fn reading(&self) -> RwLockReadGuard<'_, T>;
     /// A write guard, whether or not a writer panicked.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_rustls::rustls;
 
 /// The machine's trusted CA certificates (those it cannot read are skipped).
-pub fn system_roots() -> rustls::RootCertStore {
+pub(crate) fn system_roots() -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
@@ -15,7 +15,7 @@ pub fn system_roots() -> rustls::RootCertStore {
 }
 
 /// A client configuration builder that trusts `roots`; the caller chooses client authentication.
-pub fn client_builder(
+pub(crate) fn client_builder(
     roots: rustls::RootCertStore,
 ) -> Result<
     rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>,

@@ -65,7 +65,7 @@ fn image_options(st: &ApiState, a: &Args) -> Result<(Vec<Container>, ImageFormat
 }
 
 /// The Dockerfile build options shared by `Container.build` and `Directory.dockerBuild`.
-pub fn docker_build_options(st: &ApiState, a: &Args) -> Result<DockerBuild, ApiError> {
+pub(super) fn docker_build_options(st: &ApiState, a: &Args) -> Result<DockerBuild, ApiError> {
     Ok(DockerBuild {
         dockerfile: a.opt_string("dockerfile")?,
         build_args: a.name_values("buildArgs")?,
@@ -78,7 +78,7 @@ pub fn docker_build_options(st: &ApiState, a: &Args) -> Result<DockerBuild, ApiE
     })
 }
 
-pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
+pub(super) fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     field!(reg, "Container"."id", Container, |st, c, a| { Ok(value(st.ids.container_id(&c))) });
     field!(reg, "Container"."sync", Container, |st, c, a| {
         c.sync(&st.rt).await?;

@@ -7,7 +7,7 @@ use super::field;
 use super::resolve::{Resolver, object, value};
 use crate::core::{Directory, File};
 
-pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
+pub(super) fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     field!(reg, "Directory"."id", Directory, |st, d, a| { Ok(value(st.ids.directory_id(&d))) });
     field!(reg, "Directory"."sync", Directory, |st, d, a| {
         d.sync(&st.rt).await?;

@@ -7,7 +7,7 @@ use super::field;
 use super::resolve::{Resolver, object, root};
 use crate::core::git::{GitRef, GitRepository, RefKind};
 
-pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
+pub(super) fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     reg.insert(
         ("Query", "git"),
         root("Query.git", |_st, a| async move {

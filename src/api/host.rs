@@ -9,9 +9,9 @@ use crate::core::{Container, Socket};
 
 /// The `Host` object (the session's machine; it has no state of its own).
 #[derive(Clone, Copy)]
-pub struct HostObject;
+pub(super) struct HostObject;
 
-pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
+pub(super) fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     reg.insert(
         ("Query", "host"),
         root(

@@ -10,12 +10,12 @@ use crate::core::{CacheVolume, Container, Directory, File};
 
 /// `name`/`value` pairs served as `EnvVariable` and `Label`.
 #[derive(Clone)]
-pub struct NameValue {
+pub(super) struct NameValue {
     pub name: String,
     pub value: String,
 }
 
-pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
+pub(super) fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     reg.insert(
         ("Query", "container"),
         root("Query.container", |st, a| async move {

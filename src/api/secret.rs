@@ -9,12 +9,12 @@ use crate::core::{Container, File, Secret};
 
 /// An environment variable of the session's host, read when asked for.
 #[derive(Clone)]
-pub struct HostVariable {
+pub(super) struct HostVariable {
     name: String,
     value: String,
 }
 
-pub fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
+pub(super) fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     reg.insert(
         ("Query", "setSecret"),
         root("Query.setSecret", |st, a| async move {

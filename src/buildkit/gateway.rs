@@ -30,7 +30,7 @@ const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 /// Adds the build id that routes gateway calls to this session's build.
 #[derive(Clone)]
-pub struct BuildIdInterceptor(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+pub(crate) struct BuildIdInterceptor(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
 
 impl tonic::service::Interceptor for BuildIdInterceptor {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
@@ -121,7 +121,7 @@ fn max_concurrent_solves() -> usize {
 }
 
 /// Parses the vertex digest out of a BuildKit error's details, when it carries one.
-pub fn failed_vertex(status: &Status) -> Option<String> {
+pub(crate) fn failed_vertex(status: &Status) -> Option<String> {
     #[derive(Clone, PartialEq, prost::Message)]
     struct VertexDetail {
         #[prost(string, tag = "1")]
@@ -138,7 +138,7 @@ pub fn failed_vertex(status: &Status) -> Option<String> {
 }
 
 /// Turns a gateway call's status into an engine error.
-pub fn engine_error(status: Status) -> EngineError {
+pub(crate) fn engine_error(status: Status) -> EngineError {
     let message = status.message().trim().to_owned();
     // What tonic reports when the connection itself broke, whatever the code.
     let lower = message.to_ascii_lowercase();

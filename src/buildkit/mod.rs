@@ -4,11 +4,11 @@
 pub mod address;
 pub mod attach;
 pub mod describe;
-pub mod gateway;
-pub mod reconnect;
-pub mod session;
-pub mod status;
-pub mod tls;
+pub(crate) mod gateway;
+pub(crate) mod reconnect;
+pub(crate) mod session;
+pub(crate) mod status;
+pub(crate) mod tls;
 pub mod transport;
 
 use std::sync::Arc;

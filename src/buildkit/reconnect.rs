@@ -23,7 +23,7 @@ use crate::sync::{Guarded, Locked};
 const CLOSE_BROKEN: Duration = Duration::from_secs(2);
 
 /// An [`Engine`] over whichever BuildKit session is current, replacing it when the daemon is lost.
-pub struct ReconnectingEngine {
+pub(crate) struct ReconnectingEngine {
     runner: Runner,
     identity: SessionIdentity,
     attachables: Box<dyn Fn() -> Attachables + Send + Sync>,
@@ -38,7 +38,7 @@ pub struct ReconnectingEngine {
 impl ReconnectingEngine {
     /// Connects to `runner` with a fresh set of attachables from `attachables` (called again on
     /// every reconnect).
-    pub async fn connect(
+    pub(crate) async fn connect(
         runner: Runner,
         identity: SessionIdentity,
         attachables: impl Fn() -> Attachables + Send + Sync + 'static,
@@ -56,12 +56,12 @@ impl ReconnectingEngine {
     }
 
     /// Where the daemon is.
-    pub fn runner(&self) -> &Runner {
+    pub(crate) fn runner(&self) -> &Runner {
         &self.runner
     }
 
     /// The current BuildKit session, if the daemon is connected.
-    pub fn session(&self) -> Option<Arc<BuildkitSession>> {
+    pub(crate) fn session(&self) -> Option<Arc<BuildkitSession>> {
         self.current.reading().clone()
     }
 
@@ -133,7 +133,7 @@ impl ReconnectingEngine {
 
     /// The daemon's progress for this session, across reconnects: when a connection is lost the
     /// stream goes on with the next one; it ends when the engine closes.
-    pub fn watch_status(
+    pub(crate) fn watch_status(
         self: &Arc<Self>,
     ) -> tokio::sync::mpsc::Receiver<crate::core::progress::ProgressEvent> {
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
@@ -165,7 +165,7 @@ impl ReconnectingEngine {
     }
 
     /// Ends the current BuildKit session, waiting at most `timeout`.
-    pub async fn close(&self, timeout: Duration) {
+    pub(crate) async fn close(&self, timeout: Duration) {
         self.generation.locked().take();
         let current = self.current.writing().take();
         if let Some(session) = current {

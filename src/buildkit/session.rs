@@ -40,7 +40,7 @@ impl SessionIdentity {
 }
 
 /// A random identifier of 25 lowercase base-36 characters (as BuildKit's own ids look).
-pub fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::rng();
@@ -84,13 +84,13 @@ impl AsyncWrite for TunnelIo {
 }
 
 /// A running session tunnel. Dropping it (or calling [`SessionTunnel::close`]) ends the session.
-pub struct SessionTunnel {
+pub(crate) struct SessionTunnel {
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl SessionTunnel {
     /// Opens the tunnel and starts serving `attachables` on it.
-    pub async fn open(
+    pub(crate) async fn open(
         channel: Channel,
         identity: &SessionIdentity,
         attachables: Attachables,
@@ -165,7 +165,7 @@ impl SessionTunnel {
     }
 
     /// Ends the session: the daemon sees the stream close.
-    pub fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         for t in self.tasks.drain(..) {
             t.abort();
         }

@@ -22,7 +22,7 @@ fn time(ts: Option<Timestamp>) -> Option<SystemTime> {
 
 /// Converts one status message into events (vertex changes first, then logs). dirk's own plumbing
 /// (the exec shim's transfer) is left out: it is no step of the user's pipeline.
-pub fn events(response: control::StatusResponse) -> Vec<ProgressEvent> {
+pub(crate) fn events(response: control::StatusResponse) -> Vec<ProgressEvent> {
     let hidden: Vec<String> = response
         .vertexes
         .iter()
@@ -56,7 +56,7 @@ pub fn events(response: control::StatusResponse) -> Vec<ProgressEvent> {
 }
 
 /// Streams the progress of build `build_ref` until the build ends or the receiver is dropped.
-pub fn watch(channel: Channel, build_ref: String) -> mpsc::Receiver<ProgressEvent> {
+pub(crate) fn watch(channel: Channel, build_ref: String) -> mpsc::Receiver<ProgressEvent> {
     let (tx, rx) = mpsc::channel(1024);
     let mut request = tonic::Request::new(control::StatusRequest { r#ref: build_ref });
     crate::telemetry::inject(request.metadata_mut());

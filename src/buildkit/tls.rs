@@ -14,7 +14,7 @@ use pki_types::pem::PemObject;
 
 /// Why TLS to a daemon could not be set up.
 #[derive(Debug, thiserror::Error)]
-pub enum TlsError {
+pub(crate) enum TlsError {
     #[error("reading the {what} {path}: {reason}")]
     File {
         what: &'static str,
@@ -35,7 +35,7 @@ fn file_error(what: &'static str, path: &Path, reason: impl std::fmt::Display) -
 
 /// What a TLS connection to one daemon needs: the client configuration and the name to verify.
 #[derive(Clone)]
-pub struct TlsClient {
+pub(crate) struct TlsClient {
     config: Arc<rustls::ClientConfig>,
     server_name: pki_types::ServerName<'static>,
 }
@@ -43,7 +43,7 @@ pub struct TlsClient {
 impl TlsClient {
     /// Reads the files in `tls` for a daemon at `host` that speaks `protocol` (ALPN: `h2` for
     /// BuildKit's gRPC, `http/1.1` for Docker's API).
-    pub fn new(host: &str, tls: &TlsFiles, protocol: &[u8]) -> Result<TlsClient, TlsError> {
+    pub(crate) fn new(host: &str, tls: &TlsFiles, protocol: &[u8]) -> Result<TlsClient, TlsError> {
         let mut roots = rustls::RootCertStore::empty();
         match &tls.ca {
             Some(path) => {
@@ -93,7 +93,7 @@ impl TlsClient {
     }
 
     /// Runs the TLS handshake over `tcp`.
-    pub async fn connect(&self, tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
+    pub(crate) async fn connect(&self, tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
         tokio_rustls::TlsConnector::from(self.config.clone())
             .connect(self.server_name.clone(), tcp)
             .await

@@ -31,7 +31,7 @@ pub enum HttpError {
 
 /// An absolute `http(s)://host[:port]/path?query` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
+pub(super) struct Url {
     https: bool,
     host: String,
     path: String,
@@ -39,7 +39,7 @@ pub struct Url {
 
 impl Url {
     /// The root of `host` (`host[:port]`).
-    pub fn new(https: bool, host: &str) -> Url {
+    pub(super) fn new(https: bool, host: &str) -> Url {
         Url {
             https,
             host: host.to_owned(),
@@ -48,7 +48,7 @@ impl Url {
     }
 
     /// Parses an absolute http or https URL.
-    pub fn parse(text: &str) -> Option<Url> {
+    pub(super) fn parse(text: &str) -> Option<Url> {
         let (https, rest) = if let Some(r) = text.strip_prefix("https://") {
             (true, r)
         } else {
@@ -66,7 +66,7 @@ impl Url {
     }
 
     /// `reference` resolved against this URL: absolute URLs as they are, paths on this host.
-    pub fn join(&self, reference: &str) -> Url {
+    pub(super) fn join(&self, reference: &str) -> Url {
         if let Some(url) = Url::parse(reference) {
             return url;
         }
@@ -81,7 +81,7 @@ impl Url {
     }
 
     /// This URL with `params` appended to its query.
-    pub fn with_query(&self, params: &[(&str, String)]) -> Url {
+    pub(super) fn with_query(&self, params: &[(&str, String)]) -> Url {
         let extra = serde_urlencoded::to_string(params).unwrap_or_default();
         let sep = if self.path.contains('?') { '&' } else { '?' };
         Url {
@@ -112,14 +112,14 @@ impl std::fmt::Display for Url {
 }
 
 /// A request body: nothing, bytes in memory, or a file streamed in chunks.
-pub struct Body(UnsyncBoxBody<Bytes, std::io::Error>);
+pub(super) struct Body(UnsyncBoxBody<Bytes, std::io::Error>);
 
 impl Body {
-    pub fn empty() -> Body {
+    pub(super) fn empty() -> Body {
         Body(Empty::new().map_err(|never| match never {}).boxed_unsync())
     }
 
-    pub fn bytes(bytes: Bytes) -> Body {
+    pub(super) fn bytes(bytes: Bytes) -> Body {
         Body(
             Full::new(bytes)
                 .map_err(|never| match never {})
@@ -128,7 +128,7 @@ impl Body {
     }
 
     /// The contents of the file at `path`, read as the request is sent.
-    pub fn file(path: &Path) -> std::io::Result<Body> {
+    pub(super) fn file(path: &Path) -> std::io::Result<Body> {
         let file = std::fs::File::open(path)?;
         let file = tokio::fs::File::from_std(file);
         let stream = futures::stream::unfold(Some(file), |file| async move {
@@ -148,7 +148,7 @@ impl Body {
 }
 
 /// A complete response.
-pub struct Response {
+pub(super) struct Response {
     pub status: u16,
     headers: http::HeaderMap,
     pub body: Bytes,
@@ -156,7 +156,7 @@ pub struct Response {
 
 impl Response {
     /// The value of header `name`, when present and text.
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(super) fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -176,7 +176,7 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
 }
 
 /// Sends one request and reads the whole response.
-pub async fn request(
+pub(super) async fn request(
     method: &str,
     url: &Url,
     headers: &[(&str, String)],

@@ -12,7 +12,7 @@ use std::path::Path;
 use base64::Engine as _;
 use bytes::Bytes;
 
-pub use http::HttpError;
+pub(crate) use http::HttpError;
 use http::{Body, Response, Url};
 
 /// What went wrong talking to a registry; every variant names the registry (and repository).
@@ -48,7 +48,7 @@ pub enum DistributionError {
 type Result<T> = std::result::Result<T, DistributionError>;
 
 /// One repository on one registry, with the credentials to use there.
-pub struct Repository {
+pub(crate) struct Repository {
     registry: String,
     base: Url,
     name: String,
@@ -58,7 +58,7 @@ pub struct Repository {
 
 impl Repository {
     /// Repository `name` on registry `host` (`host[:port]`), with optional `(username, password)`.
-    pub fn new(host: &str, name: &str, credentials: Option<(String, String)>) -> Repository {
+    pub(crate) fn new(host: &str, name: &str, credentials: Option<(String, String)>) -> Repository {
         let loopback = {
             let bare = host.rsplit_once(':').map_or(host, |(h, _)| h);
             bare == "localhost"
@@ -132,7 +132,7 @@ impl Repository {
     }
 
     /// Answers the registry's authentication challenge, if it has one, for pushing to this repository.
-    pub async fn authenticate(&mut self) -> Result<()> {
+    pub(crate) async fn authenticate(&mut self) -> Result<()> {
         let probe = self.base.join("/v2/");
         let response = self.send("GET", &probe, &[], Body::empty()).await?;
         if response.status != 401 {
@@ -181,7 +181,7 @@ impl Repository {
     }
 
     /// Uploads the blob in file `path` unless the registry already has `digest`.
-    pub async fn push_blob_file(&self, digest: &str, size: u64, path: &Path) -> Result<()> {
+    pub(crate) async fn push_blob_file(&self, digest: &str, size: u64, path: &Path) -> Result<()> {
         self.push_blob(digest, size, || {
             Body::file(path).map_err(|source| DistributionError::Read {
                 path: path.display().to_string(),
@@ -192,7 +192,7 @@ impl Repository {
     }
 
     /// Uploads `bytes` as a blob unless the registry already has `digest`.
-    pub async fn push_blob_bytes(&self, digest: &str, bytes: &[u8]) -> Result<()> {
+    pub(crate) async fn push_blob_bytes(&self, digest: &str, bytes: &[u8]) -> Result<()> {
         let bytes = Bytes::copy_from_slice(bytes);
         self.push_blob(digest, bytes.len() as u64, || {
             Ok(Body::bytes(bytes.clone()))
@@ -248,7 +248,7 @@ impl Repository {
     }
 
     /// Stores `manifest` (of `media_type`) under `reference` (a tag or digest); returns its digest.
-    pub async fn push_manifest(
+    pub(crate) async fn push_manifest(
         &self,
         reference: &str,
         media_type: &str,

@@ -30,7 +30,7 @@ use crate::sync::Locked;
 /// The sync that first delivered a file: the served directory's name, its patterns, and the
 /// file's path in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncOrigin {
+pub(crate) struct SyncOrigin {
     /// The name the directory is served under.
     pub dir_name: String,
     /// That sync's include patterns.
@@ -42,7 +42,7 @@ pub struct SyncOrigin {
 }
 
 /// Reads a file as the sync that first delivered it in this session did.
-pub trait FrozenReader: Send + Sync {
+pub(crate) trait FrozenReader: Send + Sync {
     /// The file's bytes as `origin` delivered them.
     fn read(&self, origin: SyncOrigin)
     -> BoxFuture<'static, Result<Bytes, crate::core::CoreError>>;
@@ -92,7 +92,7 @@ fn walk_order(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// Serves the exec shim and the session's host directories.
-pub struct SessionFiles {
+pub(crate) struct SessionFiles {
     shim: MemoryTree,
     host: Arc<HostDirs>,
     frozen: Mutex<HashMap<PathBuf, Frozen>>,
@@ -101,7 +101,7 @@ pub struct SessionFiles {
 
 impl SessionFiles {
     /// The files of a new session, with host directories registered in `host`.
-    pub fn new(host: Arc<HostDirs>) -> Self {
+    pub(crate) fn new(host: Arc<HostDirs>) -> Self {
         SessionFiles {
             shim: MemoryTree::new(
                 shim_source_name(),
@@ -115,7 +115,7 @@ impl SessionFiles {
 
     /// Where frozen files that changed on disk are read back from (set once, when the session's
     /// engine is up; until then such files are served from disk).
-    pub fn set_reader(&self, reader: Arc<dyn FrozenReader>) {
+    pub(crate) fn set_reader(&self, reader: Arc<dyn FrozenReader>) {
         let _ = self.reader.set(reader);
     }
 

@@ -23,10 +23,10 @@ use super::request::{self, GraphqlRequest};
 use crate::api::document;
 
 /// Largest request body accepted (larger ones get 413).
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// The value of the `x-dagger-engine` header on every response.
-pub const ENGINE_VERSION: &str = concat!("dirk/", env!("CARGO_PKG_VERSION"));
+pub(crate) const ENGINE_VERSION: &str = concat!("dirk/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Clone)]
 struct AppState {
@@ -37,7 +37,7 @@ struct AppState {
 }
 
 /// True when `authorization` is `Basic base64(token:)` (any password) for this session's token.
-pub fn authorized(authorization: Option<&HeaderValue>, token: &str) -> bool {
+pub(crate) fn authorized(authorization: Option<&HeaderValue>, token: &str) -> bool {
     let Some(value) = authorization.and_then(|v| v.to_str().ok()) else {
         return false;
     };
@@ -80,7 +80,7 @@ async fn add_version(request: Request, next: Next) -> Response {
 
 /// Gives every error a `path` and `locations` list (clients such as the Python SDK require both),
 /// taking the path a resolver recorded when there is one.
-pub fn normalize_errors(response: &mut serde_json::Value) {
+pub(crate) fn normalize_errors(response: &mut serde_json::Value) {
     let Some(errors) = response.get_mut("errors").and_then(|e| e.as_array_mut()) else {
         return;
     };
@@ -131,7 +131,7 @@ fn bad_request(message: String) -> Response {
 
 /// Runs one request: the document is parsed with the session's own parser (see
 /// [`crate::api::document`]), executed, and answered as the JSON the SDKs expect.
-pub async fn execute_json(
+pub(crate) async fn execute_json(
     schema: &Schema,
     request: async_graphql::Request,
     session: &tracing::Span,
@@ -203,7 +203,7 @@ async fn get_query(
 }
 
 /// The router for one session.
-pub fn router(schema: Schema, token: String, span: tracing::Span) -> Router {
+pub(crate) fn router(schema: Schema, token: String, span: tracing::Span) -> Router {
     let state = AppState {
         schema,
         token: Arc::new(token),
@@ -218,7 +218,7 @@ pub fn router(schema: Schema, token: String, span: tracing::Span) -> Router {
 }
 
 /// Binds a listener on 127.0.0.1 (the only address a session ever listens on).
-pub async fn bind_loopback(port: u16) -> std::io::Result<TcpListener> {
+pub(crate) async fn bind_loopback(port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await
 }
 

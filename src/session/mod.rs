@@ -1,8 +1,8 @@
 //! A session: one BuildKit session and build, one GraphQL server on loopback, one token, and the
 //! files the session serves to the daemon. It lives until told to shut down.
 
-pub mod files;
-pub mod http;
+pub(crate) mod files;
+pub(crate) mod http;
 pub mod request;
 
 use std::net::SocketAddr;

@@ -7,10 +7,10 @@
 mod protocol {
     include!("protocol.rs");
 }
-pub use protocol::*;
+pub(crate) use protocol::*;
 
 /// The statically linked shim executable for the platform dirk was built on.
-pub static SHIM_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dirk-shim"));
+pub(crate) static SHIM_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/dirk-shim"));
 
 /// The platform (`os/arch`) the embedded shim runs on.
-pub const SHIM_PLATFORM: &str = env!("DIRK_SHIM_PLATFORM");
+pub(crate) const SHIM_PLATFORM: &str = env!("DIRK_SHIM_PLATFORM");

@@ -2,43 +2,43 @@
 // environment variables that steer the shim. Shared verbatim by both sides (`include!`d by the shim).
 
 /// Where the directory holding the shim is mounted (read-only) inside every exec.
-pub const SHIM_DIR: &str = "/.dirk-shim";
+pub(crate) const SHIM_DIR: &str = "/.dirk-shim";
 /// The shim's path inside every exec.
-pub const SHIM_PATH: &str = "/.dirk-shim/shim";
+pub(crate) const SHIM_PATH: &str = "/.dirk-shim/shim";
 /// Where the writable meta directory (stdin, stdout, stderr, exit code) is mounted.
-pub const META_DIR: &str = "/.dirk-meta";
+pub(crate) const META_DIR: &str = "/.dirk-meta";
 /// File in the meta directory fed to the command as its standard input, when present.
-pub const META_STDIN: &str = "stdin";
+pub(crate) const META_STDIN: &str = "stdin";
 /// File in the meta directory holding everything the command wrote to standard output.
-pub const META_STDOUT: &str = "stdout";
+pub(crate) const META_STDOUT: &str = "stdout";
 /// File in the meta directory holding everything the command wrote to standard error.
-pub const META_STDERR: &str = "stderr";
+pub(crate) const META_STDERR: &str = "stderr";
 /// File in the meta directory holding the command's exit code, in decimal.
-pub const META_EXIT_CODE: &str = "exitCode";
+pub(crate) const META_EXIT_CODE: &str = "exitCode";
 /// When set, the shim exits 0 whatever the command did (used to read back a failed exec's output).
-pub const ENV_NO_FAIL: &str = "_DIRK_NO_FAIL";
+pub(crate) const ENV_NO_FAIL: &str = "_DIRK_NO_FAIL";
 /// A path (relative to the working directory) that also receives standard output.
-pub const ENV_REDIRECT_STDOUT: &str = "_DIRK_REDIRECT_STDOUT";
+pub(crate) const ENV_REDIRECT_STDOUT: &str = "_DIRK_REDIRECT_STDOUT";
 /// A path (relative to the working directory) that also receives standard error.
-pub const ENV_REDIRECT_STDERR: &str = "_DIRK_REDIRECT_STDERR";
+pub(crate) const ENV_REDIRECT_STDERR: &str = "_DIRK_REDIRECT_STDERR";
 /// Where secrets used as environment variables are mounted (as files, by the daemon) in an exec.
-pub const SECRETS_DIR: &str = "/.dirk-secrets";
+pub(crate) const SECRETS_DIR: &str = "/.dirk-secrets";
 /// Lines `NAME=PATH`: set variable NAME to the contents of the secret file PATH for the command.
-pub const ENV_SECRET_ENV: &str = "_DIRK_SECRET_ENV";
+pub(crate) const ENV_SECRET_ENV: &str = "_DIRK_SECRET_ENV";
 /// Lines `PATH`: secret files mounted for the command, whose contents are masked in its output.
-pub const ENV_SECRET_FILES: &str = "_DIRK_SECRET_FILES";
+pub(crate) const ENV_SECRET_FILES: &str = "_DIRK_SECRET_FILES";
 /// What recorded output shows in place of a secret value.
-pub const SECRET_MASK: &str = "***";
+pub(crate) const SECRET_MASK: &str = "***";
 /// First argument that turns the shim into a directory differ: `--dirk-diff LOWER UPPER OUT` copies
 /// into OUT every entry of UPPER that LOWER lacks or holds differently (content, type, mode, owner).
-pub const DIFF_ARG: &str = "--dirk-diff";
+pub(crate) const DIFF_ARG: &str = "--dirk-diff";
 /// First argument that turns the shim into a layer applier: `--dirk-apply LAYER TARGET` applies the
 /// unpacked image layer LAYER onto TARGET: whiteouts (`.wh.NAME`) remove NAME, an opaque marker
 /// (`.wh..wh..opq`) empties its directory first, everything else replaces what is there.
-pub const APPLY_ARG: &str = "--dirk-apply";
+pub(crate) const APPLY_ARG: &str = "--dirk-apply";
 /// First argument that turns the shim into a selective copier: `--dirk-select SOURCE OUT [i:PATTERN |
 /// x:PATTERN]...` copies into OUT what SOURCE holds that the include (`i:`) and exclude (`x:`)
 /// patterns select, with the `.dockerignore` semantics of host directories; owners, modes and times kept.
-pub const SELECT_ARG: &str = "--dirk-select";
+pub(crate) const SELECT_ARG: &str = "--dirk-select";
 /// The user (`user[:group]`, names or ids) the command runs as; the shim itself runs as root.
-pub const ENV_USER: &str = "_DIRK_USER";
+pub(crate) const ENV_USER: &str = "_DIRK_USER";

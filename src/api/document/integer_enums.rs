@@ -32,7 +32,7 @@ fn rewrite(argument: &str, value: &mut Value) {
 }
 
 /// Rewrites integer literals of enum arguments throughout `doc` (iteratively: documents nest deep).
-pub fn rewrite_integer_enums(doc: &mut ExecutableDocument) {
+pub(super) fn rewrite_integer_enums(doc: &mut ExecutableDocument) {
     let mut pending: Vec<&mut SelectionSet> = Vec::new();
     match &mut doc.operations {
         DocumentOperations::Single(op) => pending.push(&mut op.node.selection_set.node),

@@ -7,7 +7,7 @@ use super::SyntaxError;
 
 /// One lexical token.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Tok {
+pub(super) enum Tok {
     /// One of `! $ & ( ) : = @ [ ] { | }`.
     Punct(char),
     /// `...`
@@ -24,7 +24,7 @@ pub enum Tok {
 
 impl Tok {
     /// How the token reads in an error message.
-    pub fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match self {
             Tok::Punct(c) => format!("\"{c}\""),
             Tok::Spread => "\"...\"".to_owned(),
@@ -38,13 +38,13 @@ impl Tok {
 
 /// A token and where it starts.
 #[derive(Debug, Clone)]
-pub struct Token {
+pub(super) struct Token {
     pub tok: Tok,
     pub pos: Pos,
 }
 
 /// Tokenizes `source` completely (the result ends with [`Tok::Eof`]).
-pub fn tokenize(source: &str) -> Result<Vec<Token>, SyntaxError> {
+pub(super) fn tokenize(source: &str) -> Result<Vec<Token>, SyntaxError> {
     let mut lexer = Lexer {
         chars: source.chars().collect(),
         at: 0,

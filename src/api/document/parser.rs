@@ -19,7 +19,7 @@ use super::lexer::{Tok, Token, tokenize};
 
 /// Parses `source` into a document, allowing selection sets, list/object values and types to
 /// nest `max_nesting` levels deep.
-pub fn parse(source: &str, max_nesting: usize) -> Result<ExecutableDocument, SyntaxError> {
+pub(super) fn parse(source: &str, max_nesting: usize) -> Result<ExecutableDocument, SyntaxError> {
     let tokens = tokenize(source)?;
     let mut parser = Parser {
         tokens,

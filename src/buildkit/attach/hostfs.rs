@@ -58,16 +58,16 @@ pub fn go_file_mode(st_mode: u32) -> u32 {
 
 /// The POSIX `st_mode` bits (fixed by POSIX; spelled out to avoid a libc dependency).
 mod libc_mode {
-    pub const IFMT: u32 = 0o170000;
-    pub const IFSOCK: u32 = 0o140000;
-    pub const IFLNK: u32 = 0o120000;
-    pub const IFBLK: u32 = 0o060000;
-    pub const IFDIR: u32 = 0o040000;
-    pub const IFCHR: u32 = 0o020000;
-    pub const IFIFO: u32 = 0o010000;
-    pub const ISUID: u32 = 0o4000;
-    pub const ISGID: u32 = 0o2000;
-    pub const ISVTX: u32 = 0o1000;
+    pub(super) const IFMT: u32 = 0o170000;
+    pub(super) const IFSOCK: u32 = 0o140000;
+    pub(super) const IFLNK: u32 = 0o120000;
+    pub(super) const IFBLK: u32 = 0o060000;
+    pub(super) const IFDIR: u32 = 0o040000;
+    pub(super) const IFCHR: u32 = 0o020000;
+    pub(super) const IFIFO: u32 = 0o010000;
+    pub(super) const ISUID: u32 = 0o4000;
+    pub(super) const ISGID: u32 = 0o2000;
+    pub(super) const ISVTX: u32 = 0o1000;
 }
 
 fn stat_of(rel: &str, path: &Path, md: &std::fs::Metadata) -> Result<Stat, WalkError> {
