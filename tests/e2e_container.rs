@@ -286,7 +286,7 @@ fn deep_chains_and_aliases() {
     // (keeping ownership and modes).
     let s = Session::start();
     let depth = 200;
-    let mut q = String::from("{ container { from(address: \"127.0.0.1:5000/busybox:latest\") { ");
+    let mut q = format!("{{ container {{ from(address: {}) {{ ", lit(BUSYBOX));
     for i in 0..depth {
         let setup = if i == 0 {
             "; chown 1234:5678 /n; chmod 640 /n"
@@ -358,7 +358,7 @@ fn labels_and_image_ref() {
     assert!(
         c["imageRef"]
             .as_str()
-            .is_some_and(|r| r.starts_with("127.0.0.1:5000/busybox:latest")),
+            .is_some_and(|r| r.starts_with(BUSYBOX)),
         "{c}"
     );
     let l = &c["withLabel"]["withLabel"];

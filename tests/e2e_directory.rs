@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Session, lit};
+use common::{BUSYBOX, Session, lit};
 use serde_json::json;
 
 #[test]
@@ -111,10 +111,10 @@ fn sync_reports_missing_paths() {
 #[test]
 fn a_100_mib_file_is_read_in_chunks() {
     let s = Session::start();
-    let d = s.data(
-        r#"{ container { from(address: "127.0.0.1:5000/busybox:latest") {
-            withExec(args: ["sh", "-c", "head -c 104857600 /dev/zero | tr '\\0' 'a' > /big"]) { file(path: "/big") { size contents } } } } }"#,
-    );
+    let d = s.data(&format!(
+        r#"{{ container {{ from(address: "{BUSYBOX}") {{
+            withExec(args: ["sh", "-c", "head -c 104857600 /dev/zero | tr '\\0' 'a' > /big"]) {{ file(path: "/big") {{ size contents }} }} }} }} }}"#,
+    ));
     let f = &d["container"]["from"]["withExec"]["file"];
     assert_eq!(f["size"], 100 * 1024 * 1024);
     let contents = f["contents"].as_str().unwrap_or_default();
@@ -168,7 +168,7 @@ fn timestamps_are_set_on_directories_and_files() {
         .unwrap_or_default()
         .to_owned();
     let q = format!(
-        r#"{{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withMountedDirectory(path: "/d", source: {}) {{ withMountedFile(path: "/f", source: {}) {{ withExec(args: ["sh", "-c", "stat -c %Y /d/a/b.txt /f; cat /f"]) {{ stdout }} }} }} }} }} }}"#,
+        r#"{{ container {{ from(address: "{BUSYBOX}") {{ withMountedDirectory(path: "/d", source: {}) {{ withMountedFile(path: "/f", source: {}) {{ withExec(args: ["sh", "-c", "stat -c %Y /d/a/b.txt /f; cat /f"]) {{ stdout }} }} }} }} }} }}"#,
         common::lit(&dir),
         common::lit(&file)
     );
@@ -179,28 +179,9 @@ fn timestamps_are_set_on_directories_and_files() {
     );
 }
 
-/// Serves `body` over HTTP on 127.0.0.1 (the daemon fetches from there); returns the port.
-fn http_server(body: &'static str) -> u16 {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    port
-}
-
 #[test]
 fn http_files_are_downloaded_by_the_daemon() {
-    let port = http_server("#!/bin/sh\necho downloaded\n");
+    let port = common::serve_http(|_| Some(b"#!/bin/sh\necho downloaded\n".to_vec()));
     let s = Session::start();
     let url = format!("http://127.0.0.1:{port}/dl/tool.sh");
     let v = s.data(&format!(
@@ -211,7 +192,7 @@ fn http_files_are_downloaded_by_the_daemon() {
     assert_eq!(v["http"]["size"], 26);
     let file = v["http"]["id"].as_str().unwrap_or_default().to_owned();
     let q = format!(
-        r#"{{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withFile(path: "/usr/bin/tool", source: {}, permissions: 493) {{ withExec(args: ["tool"]) {{ stdout }} }} }} }} }}"#,
+        r#"{{ container {{ from(address: "{BUSYBOX}") {{ withFile(path: "/usr/bin/tool", source: {}, permissions: 493) {{ withExec(args: ["tool"]) {{ stdout }} }} }} }} }}"#,
         common::lit(&file)
     );
     assert_eq!(
@@ -227,8 +208,8 @@ fn http_files_are_downloaded_by_the_daemon() {
 const LIST_SRC: &str = "cd /src && find . -mindepth 1 | sort | while read -r p; do if [ -d \"$p\" ]; then t=d; elif [ -L \"$p\" ]; then t=l; else t=f; fi; echo \"$t $p $(stat -c '%a %u:%g' \"$p\") $( [ $t = f ] && cat \"$p\")\"; done";
 
 #[test]
-fn copies_with_patterns_give_the_same_tree_on_every_daemon() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn copies_with_patterns_give_the_same_tree_on_every_daemon() -> common::TestResult {
+    let dir = tempfile::tempdir()?;
     let root = dir.path();
     for (path, contents) in [
         ("package.json", "{}"),
@@ -243,22 +224,20 @@ fn copies_with_patterns_give_the_same_tree_on_every_daemon() {
         ("logs/keep.log", "keep"),
     ] {
         let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap_or(root)).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(&p, contents).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(p.parent().unwrap_or(root))?;
+        std::fs::write(&p, contents)?;
     }
-    std::fs::create_dir_all(root.join("empty")).unwrap_or_else(|e| panic!("{e}"));
-    std::os::unix::fs::symlink("index.js", root.join("main.js")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(root.join("empty"))?;
+    std::os::unix::fs::symlink("index.js", root.join("main.js"))?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(
         root.join("src/deep"),
         std::fs::Permissions::from_mode(0o750),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
     std::fs::set_permissions(
         root.join("index.js"),
         std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
 
     // (include, exclude, paths expected in the copy)
     let cases: [(&[&str], &[&str], &[&str]); 5] = [
@@ -391,4 +370,5 @@ fn copies_with_patterns_give_the_same_tree_on_every_daemon() {
             );
         }
     }
+    Ok(())
 }

@@ -7,17 +7,13 @@ use std::os::unix::fs::PermissionsExt;
 
 use common::{BUSYBOX, Session, lit, unique};
 
-fn session_in(dir: &std::path::Path) -> Session {
-    Session::start_with(&["--workdir", &dir.to_string_lossy()], &[])
-}
-
 #[test]
-fn directory_export_writes_a_tree_and_merges() {
-    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::create_dir_all(work.path().join("out/old")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(work.path().join("out/keep.txt"), "kept").unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(work.path().join("out/a.txt"), "stale").unwrap_or_else(|e| panic!("{e}"));
-    let s = session_in(work.path());
+fn directory_export_writes_a_tree_and_merges() -> common::TestResult {
+    let work = tempfile::tempdir()?;
+    std::fs::create_dir_all(work.path().join("out/old"))?;
+    std::fs::write(work.path().join("out/keep.txt"), "kept")?;
+    std::fs::write(work.path().join("out/a.txt"), "stale")?;
+    let s = Session::start_in(work.path());
     let marker = unique();
     let q = format!(
         r#"{{ container {{ from(address: {}) {{ withExec(args: ["sh", "-c", {}]) {{ directory(path: "/build") {{ export(path: "out") }} }} }} }} }}"#,
@@ -65,13 +61,14 @@ fn directory_export_writes_a_tree_and_merges() {
         })
         .unwrap_or_default();
     assert_eq!(names, vec!["out".to_owned()]);
+    Ok(())
 }
 
 #[test]
-fn file_export_and_its_rules() {
-    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::create_dir_all(work.path().join("dist")).unwrap_or_else(|e| panic!("{e}"));
-    let s = session_in(work.path());
+fn file_export_and_its_rules() -> common::TestResult {
+    let work = tempfile::tempdir()?;
+    std::fs::create_dir_all(work.path().join("dist"))?;
+    let s = Session::start_in(work.path());
     let body = format!("artifact {}\n", unique());
     let file = s.string_at(
         &format!(r#"{{ directory {{ withNewFile(path: "app.bin", contents: {}, permissions: 493) {{ file(path: "app.bin") {{ id }} }} }} }}"#, lit(&body)),
@@ -114,12 +111,13 @@ fn file_export_and_its_rules() {
         common::message(&e).contains("may not leave the working directory"),
         "{e}"
     );
+    Ok(())
 }
 
 #[test]
-fn a_failing_pipeline_exports_nothing() {
-    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let s = session_in(work.path());
+fn a_failing_pipeline_exports_nothing() -> common::TestResult {
+    let work = tempfile::tempdir()?;
+    let s = Session::start_in(work.path());
     let q = format!(
         r#"{{ container {{ from(address: {}) {{ withExec(args: ["sh", "-c", "mkdir -p /o && echo x > /o/f && exit 4"]) {{ directory(path: "/o") {{ export(path: "out") }} }} }} }} }}"#,
         lit(BUSYBOX)
@@ -130,12 +128,13 @@ fn a_failing_pipeline_exports_nothing() {
         .map(|d| d.count())
         .unwrap_or(99);
     assert_eq!(count, 0, "a failed export must leave nothing behind");
+    Ok(())
 }
 
 #[test]
-fn container_export_is_an_image_docker_loads() {
-    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let s = session_in(work.path());
+fn container_export_is_an_image_docker_loads() -> common::TestResult {
+    let work = tempfile::tempdir()?;
+    let s = Session::start_in(work.path());
     let marker = unique();
     let q = format!(
         r#"{{ container {{ from(address: {}) {{ withEnvVariable(name: "MARKER", value: {}) {{ withExec(args: ["sh", "-c", "echo built > /built; chown 1234:5678 /built"]) {{ export(path: "image.tar") }} }} }} }} }}"#,
@@ -190,6 +189,7 @@ fn container_export_is_an_image_docker_loads() {
         lit(BUSYBOX)
     ));
     assert!(common::message(&e).contains("forcedCompression"), "{e}");
+    Ok(())
 }
 
 /// A registry blob or manifest from the test registry.
@@ -205,7 +205,7 @@ fn registry_get(path: &str, accept: &str) -> Vec<u8> {
 }
 
 #[test]
-fn zstd_layers_are_published_as_zstd_and_hold_the_filesystem() {
+fn zstd_layers_are_published_as_zstd_and_hold_the_filesystem() -> common::TestResult {
     let s = Session::start();
     let marker = unique();
     let repo = format!("dirk-test/zstd-{}", marker.replace(['-', '_'], ""));
@@ -240,12 +240,11 @@ fn zstd_layers_are_published_as_zstd_and_hold_the_filesystem() {
         ),
         "*/*",
     );
-    let decoder =
-        ruzstd::decoding::StreamingDecoder::new(&blob[..]).unwrap_or_else(|e| panic!("{e}"));
+    let decoder = ruzstd::decoding::StreamingDecoder::new(&blob[..])?;
     let mut archive = tar::Archive::new(decoder);
     let mut found = None;
-    for entry in archive.entries().unwrap_or_else(|e| panic!("{e}")) {
-        let mut entry = entry.unwrap_or_else(|e| panic!("{e}"));
+    for entry in archive.entries()? {
+        let mut entry = entry?;
         if entry
             .path()
             .map(|p| p.ends_with("zstd-marker"))
@@ -263,4 +262,5 @@ fn zstd_layers_are_published_as_zstd_and_hold_the_filesystem() {
         lit(BUSYBOX)
     ));
     assert!(common::message(&e).contains("OCIMediaTypes"), "{e}");
+    Ok(())
 }

@@ -113,8 +113,35 @@ impl OwnDockerd {
     }
 }
 
+/// Unmounts what a killed daemon left mounted below `dir` (its containerd's and BuildKit's
+/// snapshots), deepest first, so that the test's directory can be removed.
+fn unmount_below(dir: &Path) {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(1))
+        .filter(|m| Path::new(m).starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for point in points {
+        let _ = Command::new("umount")
+            .args(["-l", point])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 impl Drop for OwnDockerd {
     fn drop(&mut self) {
+        self.stop();
+        unmount_below(&self.dir);
+    }
+}
+
+impl OwnDockerd {
+    /// Stops the daemon cleanly (so that containerd and its shims exit too), killing it if it
+    /// does not stop within 15 seconds.
+    fn stop(&mut self) {
         if let Some(child) = self.child.as_mut() {
             // A clean stop, so that containerd and its shims exit too.
             let _ = Command::new("kill").arg(child.id().to_string()).status();
@@ -208,7 +235,7 @@ fn a_daemon_that_dies_fails_in_flight_queries_fast_and_is_reconnected_when_back(
 }
 
 #[test]
-fn progress_continues_after_the_daemon_comes_back() {
+fn progress_continues_after_the_daemon_comes_back() -> common::TestResult {
     let (dir, mut daemon, host) = own_daemon();
     let marker = common::unique();
     let flag = |name: &str| dir.path().join(name).display().to_string();
@@ -271,4 +298,5 @@ fn progress_continues_after_the_daemon_comes_back() {
         stderr.contains(&format!("exec echo after-{marker}")),
         "{stderr}"
     );
+    Ok(())
 }

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -38,38 +37,15 @@ fn commit(work: &Path, readme: &str) -> String {
     git(work, &["rev-parse", "HEAD"])
 }
 
-/// Serves the files under `root` over HTTP on 127.0.0.1; returns the port.
+/// Serves the files under `root` over HTTP on 127.0.0.1 (git's dumb protocol); returns the port.
 fn static_server(root: PathBuf) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut line = String::new();
-            let _ = BufReader::new(&conn).read_line(&mut line);
-            let path = line.split_whitespace().nth(1).unwrap_or("/");
-            let path = path
-                .split('?')
-                .next()
-                .unwrap_or("/")
-                .trim_start_matches('/');
-            let file = root.join(path);
-            let response = match std::fs::read(&file).ok().filter(|_| !path.contains("..")) {
-                Some(body) => {
-                    let mut r = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    )
-                    .into_bytes();
-                    r.extend(body);
-                    r
-                }
-                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    .to_vec(),
-            };
-            let _ = conn.write_all(&response);
+    common::serve_http(move |path| {
+        let path = path.trim_start_matches('/');
+        if path.contains("..") {
+            return None;
         }
-    });
-    port
+        std::fs::read(root.join(path)).ok()
+    })
 }
 
 fn readme(s: &Session, url: &str, reference: &str) -> String {
@@ -86,11 +62,11 @@ fn readme(s: &Session, url: &str, reference: &str) -> String {
 }
 
 #[test]
-fn branches_tags_and_commits_with_branches_pinned_per_session() {
-    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn branches_tags_and_commits_with_branches_pinned_per_session() -> common::TestResult {
+    let root = tempfile::tempdir()?;
     let bare = root.path().join("repo.git");
     let work = root.path().join("work");
-    std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&work)?;
     git(root.path(), &["init", "-q", "--bare", "repo.git"]);
     git(&work, &["init", "-q", "-b", "main"]);
     git(&work, &["remote", "add", "origin", &bare.to_string_lossy()]);
@@ -130,4 +106,5 @@ fn branches_tags_and_commits_with_branches_pinned_per_session() {
 
     let e = s.error(r#"{ git(url: "/not/a/url") { branch(name: "main") { tree { id } } } }"#);
     assert!(common::message(&e).contains("/not/a/url"), "{e}");
+    Ok(())
 }

@@ -34,15 +34,10 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
-fn session_in(dir: &Path) -> Session {
-    let workdir = dir.to_string_lossy().into_owned();
-    Session::start_with(&["--workdir", &workdir], &[])
-}
-
 #[test]
 fn host_directory_mounted_in_a_container() {
     let p = project();
-    let s = session_in(p.path());
+    let s = Session::start_in(p.path());
     let dir = s.string_at(
         r#"{ host { directory(path: ".") { id } } }"#,
         &["host", "directory", "id"],
@@ -75,7 +70,7 @@ fn host_directory_mounted_in_a_container() {
 #[test]
 fn include_and_exclude_follow_dockerignore_rules() {
     let p = project();
-    let s = session_in(p.path());
+    let s = Session::start_in(p.path());
     let entries = |include: &str, exclude: &str| -> Vec<String> {
         let q = format!(
             r#"{{ host {{ directory(path: ".", include: {include}, exclude: {exclude}) {{ entries }} }} }}"#
@@ -111,7 +106,7 @@ fn include_and_exclude_follow_dockerignore_rules() {
 #[test]
 fn host_file_and_errors_name_the_path() {
     let p = project();
-    let s = session_in(p.path());
+    let s = Session::start_in(p.path());
     let v = s.data(r#"{ host { file(path: "src/main.rs") { contents size } } }"#);
     assert_eq!(v["host"]["file"]["contents"], "fn main() {}\n");
     assert_eq!(v["host"]["file"]["size"], 13);
@@ -192,15 +187,16 @@ fn synced_bytes(log: &str) -> u64 {
 }
 
 #[test]
-fn a_directory_of_thousands_of_small_files_syncs_whole() {
+fn a_directory_of_thousands_of_small_files_syncs_whole() -> common::TestResult {
     // Each file is one request from the daemon: thousands of tiny messages at once.
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
     for i in 0..5_000 {
         write(dir.path(), &format!("d{}/f{i}", i / 500), "x");
     }
-    let s = session_in(dir.path());
+    let s = Session::start_in(dir.path());
     let v = s.data(
-        r#"{ container { from(address: "127.0.0.1:5000/busybox:latest") { withMountedDirectory(path: "/src", source: "HOST") { withExec(args: ["sh", "-c", "find /src -type f | wc -l; cat /src/d9/f4999"]) { stdout } } } } }"#
+        r#"{ container { from(address: "IMAGE") { withMountedDirectory(path: "/src", source: "HOST") { withExec(args: ["sh", "-c", "find /src -type f | wc -l; cat /src/d9/f4999"]) { stdout } } } } }"#
+            .replace("IMAGE", BUSYBOX)
             .replace(
                 "\"HOST\"",
                 &common::lit(&s.string_at(r#"{ host { directory(path: ".") { id } } }"#, &["host", "directory", "id"])),
@@ -214,11 +210,12 @@ fn a_directory_of_thousands_of_small_files_syncs_whole() {
         .collect::<Vec<_>>()
         .join(" ");
     assert_eq!(out, "5000 x");
+    Ok(())
 }
 
 #[test]
-fn every_file_is_frozen_at_its_first_use_whichever_selection_read_it() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn every_file_is_frozen_at_its_first_use_whichever_selection_read_it() -> common::TestResult {
+    let dir = tempfile::tempdir()?;
     let root = dir.path();
     let marker = unique();
     write(root, "a.txt", &format!("first {marker}"));
@@ -253,7 +250,7 @@ fn every_file_is_frozen_at_its_first_use_whichever_selection_read_it() {
     // new file appears.
     write(root, "a.txt", &format!("second, longer {marker}"));
     write(root, "b.txt", "b after");
-    std::fs::remove_file(root.join("d/c.txt")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(root.join("d/c.txt"))?;
     write(root, "new.txt", "new");
 
     // Another selection of the same path: files read before keep their first content (a deleted
@@ -310,4 +307,5 @@ fn every_file_is_frozen_at_its_first_use_whichever_selection_read_it() {
         v["host"]["directory"]["entries"],
         serde_json::json!(["a.txt", "b.txt", "d", "new.txt"])
     );
+    Ok(())
 }

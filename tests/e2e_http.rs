@@ -32,10 +32,10 @@ fn go_sdk(s: &Session, query: &str, variables: Value) -> Value {
 }
 
 #[test]
-fn the_go_sdk_request_shape_runs_pipelines() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.path().join("a.txt"), "from the host").unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.path().join("b.txt"), "b").unwrap_or_else(|e| panic!("{e}"));
+fn the_go_sdk_request_shape_runs_pipelines() -> common::TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("a.txt"), "from the host")?;
+    std::fs::write(dir.path().join("b.txt"), "b")?;
     let s = Session::start_with(&["--workdir", &dir.path().to_string_lossy()], &[]);
     let marker = common::unique();
 
@@ -81,6 +81,7 @@ fn the_go_sdk_request_shape_runs_pipelines() {
     assert_eq!(e["extensions"]["exitCode"], 7, "{v}");
     assert_eq!(e["extensions"]["stdout"], "out\n", "{v}");
     assert_eq!(e["extensions"]["stderr"], "err\n", "{v}");
+    Ok(())
 }
 
 #[test]

@@ -99,12 +99,12 @@ fn pull(address: &str, auth: Option<&str>) -> String {
 }
 
 #[test]
-fn pulls_need_credentials_and_get_them() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn pulls_need_credentials_and_get_them() -> common::TestResult {
+    let dir = tempfile::tempdir()?;
     let password = format!("pw-{}", common::unique());
     let registry = auth_registry(dir.path(), &password, true);
     let empty_config = dir.path().join("no-docker-config");
-    std::fs::create_dir_all(&empty_config).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&empty_config)?;
     let s = Session::start_with(&[], &[("DOCKER_CONFIG", &empty_config.to_string_lossy())]);
 
     // Without credentials: a clear error naming the image and what to do.
@@ -137,23 +137,23 @@ fn pulls_need_credentials_and_get_them() {
 
     // The user's Docker configuration is the fallback.
     let config_dir = dir.path().join("docker-config");
-    std::fs::create_dir_all(&config_dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&config_dir)?;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{password}"));
     let config = serde_json::json!({ "auths": { registry.address.clone(): { "auth": auth } } });
-    std::fs::write(config_dir.join("config.json"), config.to_string())
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(config_dir.join("config.json"), config.to_string())?;
     let s = Session::start_with(&[], &[("DOCKER_CONFIG", &config_dir.to_string_lossy())]);
     let v = s.data(&pull(&registry.address, None));
     assert_eq!(v["container"]["from"]["withExec"]["stdout"], "pulled\n");
+    Ok(())
 }
 
 #[test]
-fn publishes_need_credentials_and_get_them() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn publishes_need_credentials_and_get_them() -> common::TestResult {
+    let dir = tempfile::tempdir()?;
     let password = format!("pw-{}", common::unique());
     let registry = auth_registry(dir.path(), &password, false);
     let empty_config = dir.path().join("no-docker-config");
-    std::fs::create_dir_all(&empty_config).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&empty_config)?;
     let s = Session::start_with(&[], &[("DOCKER_CONFIG", &empty_config.to_string_lossy())]);
     let marker = common::unique();
     let target = format!("{}/pushed:v1", registry.address);
@@ -202,18 +202,19 @@ fn publishes_need_credentials_and_get_them() {
     );
     // The password never shows in what the session answered.
     assert!(!v.to_string().contains(&password));
+    Ok(())
 }
 
 #[test]
-fn credential_helpers_named_in_the_docker_config_are_asked() {
+fn credential_helpers_named_in_the_docker_config_are_asked() -> common::TestResult {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
     let password = format!("pw-{}", common::unique());
     let registry = auth_registry(dir.path(), &password, true);
     // A credential helper, as `docker login` with a helper leaves them: a program on PATH that
     // reads the server address and answers JSON.
     let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&bin)?;
     let asked = dir.path().join("asked");
     let helper = bin.join("docker-credential-dirktest");
     std::fs::write(
@@ -223,15 +224,12 @@ fn credential_helpers_named_in_the_docker_config_are_asked() {
             asked.display(),
             asked.display()
         ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|e| panic!("{e}"));
+    )?;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755))?;
     let config_dir = dir.path().join("docker-config");
-    std::fs::create_dir_all(&config_dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&config_dir)?;
     let config = serde_json::json!({ "credHelpers": { registry.address.clone(): "dirktest" } });
-    std::fs::write(config_dir.join("config.json"), config.to_string())
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(config_dir.join("config.json"), config.to_string())?;
     let path = format!(
         "{}:{}",
         bin.display(),
@@ -251,4 +249,5 @@ fn credential_helpers_named_in_the_docker_config_are_asked() {
         registry.address,
         "the helper is asked for the registry's address"
     );
+    Ok(())
 }

@@ -9,9 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use common::{BUSYBOX, Session, lit};
 
 #[test]
-fn kube_pod_through_kubectl_exec_and_dirk_dial_stdio() {
+fn kube_pod_through_kubectl_exec_and_dirk_dial_stdio() -> common::TestResult {
     common::require_daemon();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
     let argv_file = dir.path().join("kubectl-argv");
     let stand_in = dir.path().join("kubectl");
     std::fs::write(
@@ -21,10 +21,8 @@ fn kube_pod_through_kubectl_exec_and_dirk_dial_stdio() {
             argv_file.display(),
             env!("CARGO_BIN_EXE_dirk")
         ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|e| panic!("{e}"));
+    )?;
+    std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755))?;
     let path = format!(
         "{}:{}",
         dir.path().display(),
@@ -63,21 +61,22 @@ fn kube_pod_through_kubectl_exec_and_dirk_dial_stdio() {
             "dial-stdio"
         ]
     );
+    Ok(())
 }
 
 #[test]
-fn dial_stdio_reports_an_unreachable_daemon() {
+fn dial_stdio_reports_an_unreachable_daemon() -> common::TestResult {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dirk"))
         .args(["dial-stdio", "unix:///nonexistent/buildkitd.sock"])
         .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .output()?;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("unix:///nonexistent/buildkitd.sock"),
         "{stderr}"
     );
+    Ok(())
 }
 
 /// What the relays below forward to: a `dirk dial-stdio` per connection, which reaches the test
@@ -203,9 +202,9 @@ fn echo_through(runner: &str) {
 }
 
 #[test]
-fn unix_and_plain_tcp_runners_reach_a_real_buildkit() {
+fn unix_and_plain_tcp_runners_reach_a_real_buildkit() -> common::TestResult {
     common::require_daemon();
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir()?;
     let sock = dir.path().join("buildkitd.sock");
     relay::unix(sock.clone());
     let start = std::time::Instant::now();
@@ -215,6 +214,7 @@ fn unix_and_plain_tcp_runners_reach_a_real_buildkit() {
     echo_through(&format!("unix://{}", sock.display()));
     let port = relay::tcp(None);
     echo_through(&format!("tcp://127.0.0.1:{port}"));
+    Ok(())
 }
 
 struct Pki {
@@ -468,19 +468,19 @@ fn docker_container_runner_reaches_buildkit_through_a_real_container() {
 }
 
 #[test]
-fn docker_host_over_tls_uses_the_docker_cli_certificates() {
+fn docker_host_over_tls_uses_the_docker_cli_certificates() -> common::TestResult {
     common::require_daemon();
     let pki = pki(b"http/1.1");
     let port = relay::tls_to_unix(pki.server.clone(), docker_socket());
     // DOCKER_CERT_PATH holds ca.pem, cert.pem and key.pem, as `docker --tlsverify` expects.
     let certs = pki.dir.path().join("docker-certs");
-    std::fs::create_dir_all(&certs).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&certs)?;
     for (from, to) in [
         ("ca.pem", "ca.pem"),
         ("client.pem", "cert.pem"),
         ("client-key.pem", "key.pem"),
     ] {
-        std::fs::copy(pki.dir.path().join(from), certs.join(to)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(pki.dir.path().join(from), certs.join(to))?;
     }
     let host = format!("tcp://127.0.0.1:{port}");
     let cert_path = certs.display().to_string();
@@ -508,6 +508,7 @@ fn docker_host_over_tls_uses_the_docker_cli_certificates() {
         &[("DOCKER_HOST", &host), ("BUILDKIT_HOST", "")],
     );
     assert_eq!(code, Some(1), "{stderr}");
+    Ok(())
 }
 
 /// An sshd of the test's own on 127.0.0.1 that lets in one key as root, and an `ssh` on PATH that

@@ -66,11 +66,11 @@ fn serve(path: &Path) {
 }
 
 #[test]
-fn a_container_talks_to_a_host_socket() {
-    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn a_container_talks_to_a_host_socket() -> common::TestResult {
+    let work = tempfile::tempdir()?;
     build_client(work.path());
     serve(&work.path().join("app.sock"));
-    std::fs::write(work.path().join("plain.txt"), "x").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(work.path().join("plain.txt"), "x")?;
     let s = Session::start_with(&["--workdir", &work.path().to_string_lossy()], &[]);
     let socket = s.string_at(
         r#"{ host { unixSocket(path: "app.sock") { id } } }"#,
@@ -99,4 +99,5 @@ fn a_container_talks_to_a_host_socket() {
     assert!(common::message(&e).contains("missing.sock"), "{e}");
     let e = s.error(r#"{ host { unixSocket(path: "plain.txt") { id } } }"#);
     assert!(common::message(&e).contains("is not a unix socket"), "{e}");
+    Ok(())
 }

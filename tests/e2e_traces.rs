@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::BUSYBOX;
+
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -75,11 +77,11 @@ fn dirk(args: &[&str], endpoint: &str) -> std::process::Output {
 }
 
 #[test]
-fn spans_for_session_requests_and_solves_in_one_trace() {
-    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+fn spans_for_session_requests_and_solves_in_one_trace() -> common::TestResult {
+    let rt = tokio::runtime::Runtime::new()?;
     let (endpoint, spans) = receiver(&rt);
     let q = format!(
-        r#"query Probe {{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withExec(args: ["echo", {}]) {{ stdout }} }} }} }}"#,
+        r#"query Probe {{ container {{ from(address: "{BUSYBOX}") {{ withExec(args: ["echo", {}]) {{ stdout }} }} }} }}"#,
         common::lit(&common::unique())
     );
     let out = dirk(&["query", "--progress", "none", &q], &endpoint);
@@ -132,11 +134,12 @@ fn spans_for_session_requests_and_solves_in_one_trace() {
         ancestor, request.span_id,
         "the solve span is not under the request span"
     );
+    Ok(())
 }
 
 #[test]
-fn dirk_run_hands_its_trace_to_the_child() {
-    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+fn dirk_run_hands_its_trace_to_the_child() -> common::TestResult {
+    let rt = tokio::runtime::Runtime::new()?;
     let (endpoint, spans) = receiver(&rt);
     let out = dirk(
         &[
@@ -165,6 +168,7 @@ fn dirk_run_hands_its_trace_to_the_child() {
         .find(|s| s.name == "dirk")
         .unwrap_or_else(|| panic!("no dirk span"));
     assert_eq!(parts[1], hex(&root.trace_id));
+    Ok(())
 }
 
 #[test]
@@ -202,12 +206,12 @@ fn bool_attr(span: &Span, key: &str) -> Option<bool> {
 }
 
 #[test]
-fn every_step_is_a_span_with_its_times_cache_state_and_error() {
-    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+fn every_step_is_a_span_with_its_times_cache_state_and_error() -> common::TestResult {
+    let rt = tokio::runtime::Runtime::new()?;
     let (endpoint, spans) = receiver(&rt);
     let marker = common::unique();
     let q = format!(
-        r#"{{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withNewFile(path: "/m", contents: {m}) {{ withExec(args: ["sh", "-c", "sleep 0.3; cat /m"]) {{ stdout }} }} }} }} }}"#,
+        r#"{{ container {{ from(address: "{BUSYBOX}") {{ withNewFile(path: "/m", contents: {m}) {{ withExec(args: ["sh", "-c", "sleep 0.3; cat /m"]) {{ stdout }} }} }} }} }}"#,
         m = common::lit(&marker)
     );
     for _ in 0..2 {
@@ -220,7 +224,7 @@ fn every_step_is_a_span_with_its_times_cache_state_and_error() {
         );
     }
     let failing = format!(
-        r#"{{ container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withExec(args: ["sh", "-c", "exit 9 # {marker}"]) {{ stdout }} }} }} }}"#
+        r#"{{ container {{ from(address: "{BUSYBOX}") {{ withExec(args: ["sh", "-c", "exit 9 # {marker}"]) {{ stdout }} }} }} }}"#
     );
     let out = dirk(&["query", "--progress", "none", &failing], &endpoint);
     assert_ne!(out.status.code(), Some(0));
@@ -272,4 +276,5 @@ fn every_step_is_a_span_with_its_times_cache_state_and_error() {
     assert!(status.message.contains("exit code: 9"), "{status:?}");
     // The shim's transfer is not a step.
     assert!(!names.iter().any(|n| n.contains("shim")), "{names:?}");
+    Ok(())
 }

@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::BUSYBOX;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -65,8 +67,8 @@ fn the_example_plan_tests_builds_and_exports() {
 }
 
 #[test]
-fn broken_plans_fail_clearly() {
-    let p = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn broken_plans_fail_clearly() -> common::TestResult {
+    let p = tempfile::tempdir()?;
     let cases = [
         (
             "syntax.graphql",
@@ -85,12 +87,14 @@ fn broken_plans_fail_clearly() {
         ),
         (
             "failing.graphql",
-            "query a { container { from(address: \"127.0.0.1:5000/busybox:latest\") { withExec(args: [\"false\"]) { stdout } } } }\nquery b { defaultPlatform }",
+            &format!(
+                "query a {{ container {{ from(address: \"{BUSYBOX}\") {{ withExec(args: [\"false\"]) {{ stdout }} }} }} }}\nquery b {{ defaultPlatform }}"
+            ),
             "operation a (line 1) failed",
         ),
     ];
     for (file, plan, expected) in cases {
-        std::fs::write(p.path().join(file), plan).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(p.path().join(file), plan)?;
         let path = p.path().join(file);
         let out = up(p.path(), &[&path.to_string_lossy()]);
         let stderr = text(&out.stderr);
@@ -108,11 +112,12 @@ fn broken_plans_fail_clearly() {
         "{}",
         text(&out.stderr)
     );
+    Ok(())
 }
 
 #[test]
-fn plain_progress_shows_steps_and_output_with_secrets_masked() {
-    let p = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+fn plain_progress_shows_steps_and_output_with_secrets_masked() -> common::TestResult {
+    let p = tempfile::tempdir()?;
     let plain = format!("pw-{}", common::unique());
     let plan = p.path().join("dirk.graphql");
     std::fs::write(
@@ -120,14 +125,13 @@ fn plain_progress_shows_steps_and_output_with_secrets_masked() {
         format!(
             r#"query token($PASSWORD: String!) {{ setSecret(name: "pw", plaintext: $PASSWORD) {{ id }} }}
 query use($token: SecretID!) {{
-  container {{ from(address: "127.0.0.1:5000/busybox:latest") {{ withSecretVariable(name: "PW", secret: $token) {{
+  container {{ from(address: "{BUSYBOX}") {{ withSecretVariable(name: "PW", secret: $token) {{
     withExec(args: ["sh", "-c", "echo progress-{marker}; echo the password is $PW"]) {{ stdout }}
   }} }} }}
 }}"#,
             marker = common::unique()
         ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    )?;
     common::require_daemon();
     let out = Command::new(env!("CARGO_BIN_EXE_dirk"))
         .args(["up", "--progress", "plain", "--workdir"])
@@ -153,4 +157,5 @@ query use($token: SecretID!) {{
         !stderr.contains(&plain) && !stdout.contains(&plain),
         "the plaintext leaked:\n{stdout}\n{stderr}"
     );
+    Ok(())
 }

@@ -436,3 +436,45 @@ pub fn suite_daemons() -> Vec<(&'static str, String)> {
         })
         .collect()
 }
+
+/// What a test returns: `?` on any error fails it with that error's message.
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+impl Session {
+    /// Starts a session whose working directory (where relative host paths resolve) is `dir`.
+    pub fn start_in(dir: &std::path::Path) -> Session {
+        Self::start_with(&["--workdir", &dir.to_string_lossy()], &[])
+    }
+}
+
+/// Serves HTTP/1.1 GETs on 127.0.0.1 (the daemon fetches from there) with what `respond` gives
+/// for the requested path (without its query), or 404; returns the port.
+pub fn serve_http(respond: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static) -> u16 {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap_or_else(|e| panic!("binding an HTTP server on 127.0.0.1: {e}"));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut line = String::new();
+            let _ = BufReader::new(&conn).read_line(&mut line);
+            let target = line.split_whitespace().nth(1).unwrap_or("/");
+            let path = target.split('?').next().unwrap_or("/");
+            let response = match respond(path) {
+                Some(body) => {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    r.extend(body);
+                    r
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = conn.write_all(&response);
+        }
+    });
+    port
+}
