@@ -181,6 +181,10 @@ where
         .build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
     let timeout = Duration::from_secs(5);
+    let exporter_error = |e: opentelemetry_otlp::ExporterBuildError| TelemetryError::Exporter {
+        variable: target.source,
+        reason: e.to_string(),
+    };
     let provider = match target.protocol {
         Protocol::Grpc => {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -188,10 +192,7 @@ where
                 .with_endpoint(target.endpoint.clone())
                 .with_timeout(timeout)
                 .build()
-                .map_err(|e| TelemetryError::Exporter {
-                    variable: target.source,
-                    reason: e.to_string(),
-                })?;
+                .map_err(exporter_error)?;
             let processor =
                 opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
                     exporter,
@@ -206,10 +207,7 @@ where
                 .with_endpoint(target.endpoint.clone())
                 .with_timeout(timeout)
                 .build()
-                .map_err(|e| TelemetryError::Exporter {
-                    variable: target.source,
-                    reason: e.to_string(),
-                })?;
+                .map_err(exporter_error)?;
             builder.with_batch_exporter(exporter).build()
         }
     };

@@ -76,6 +76,17 @@ fn dirk(args: &[&str], endpoint: &str) -> std::process::Output {
         .unwrap_or_else(|e| panic!("running dirk: {e}"))
 }
 
+/// Runs dirk, which must succeed.
+fn dirk_ok(args: &[&str], endpoint: &str) {
+    let out = dirk(args, endpoint);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn spans_for_session_requests_and_solves_in_one_trace() -> common::TestResult {
     let rt = tokio::runtime::Runtime::new()?;
@@ -84,13 +95,7 @@ fn spans_for_session_requests_and_solves_in_one_trace() -> common::TestResult {
         r#"query Probe {{ container {{ from(address: "{BUSYBOX}") {{ withExec(args: ["echo", {}]) {{ stdout }} }} }} }}"#,
         common::lit(&common::unique())
     );
-    let out = dirk(&["query", "--progress", "none", &q], &endpoint);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    dirk_ok(&["query", "--progress", "none", &q], &endpoint);
 
     let spans = spans.lock().map(|s| s.clone()).unwrap_or_default();
     let named = |name: &str| spans.iter().find(|s| s.name == name).cloned();
@@ -215,13 +220,7 @@ fn every_step_is_a_span_with_its_times_cache_state_and_error() -> common::TestRe
         m = common::lit(&marker)
     );
     for _ in 0..2 {
-        let out = dirk(&["query", "--progress", "none", &q], &endpoint);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        dirk_ok(&["query", "--progress", "none", &q], &endpoint);
     }
     let failing = format!(
         r#"{{ container {{ from(address: "{BUSYBOX}") {{ withExec(args: ["sh", "-c", "exit 9 # {marker}"]) {{ stdout }} }} }} }}"#

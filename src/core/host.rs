@@ -133,16 +133,7 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
-
-    fn host(workdir: &Path) -> Host {
-        Host::new(
-            workdir.to_owned(),
-            "sess".into(),
-            Default::default(),
-            Default::default(),
-        )
-    }
+    use crate::core::stores::host::tests::host;
 
     #[test]
     fn missing_and_mistyped_paths_are_named() {

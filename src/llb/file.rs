@@ -93,6 +93,18 @@ pub enum FileAction {
     },
 }
 
+impl FileAction {
+    /// The path the action writes: the one it creates, writes or removes, or the copy's destination.
+    pub fn target_mut(&mut self) -> &mut String {
+        match self {
+            FileAction::Mkdir { path, .. }
+            | FileAction::Mkfile { path, .. }
+            | FileAction::Rm { path, .. } => path,
+            FileAction::Copy { dest, .. } | FileAction::Unpack { dest, .. } => dest,
+        }
+    }
+}
+
 impl State {
     /// Applies `actions`, in order, to this state.
     pub fn file(

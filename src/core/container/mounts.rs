@@ -295,65 +295,9 @@ impl Container {
     }
 }
 
-/// Rewrites the paths of a file action written for the container into the mounted directory.
-fn rebase_action(action: FileAction, offset: &impl Fn(&str) -> String) -> FileAction {
-    match action {
-        FileAction::Mkdir {
-            path,
-            mode,
-            parents,
-            owner,
-        } => FileAction::Mkdir {
-            path: offset(&path),
-            mode,
-            parents,
-            owner,
-        },
-        FileAction::Mkfile {
-            path,
-            mode,
-            data,
-            owner,
-        } => FileAction::Mkfile {
-            path: offset(&path),
-            mode,
-            data,
-            owner,
-        },
-        FileAction::Rm {
-            path,
-            allow_not_found,
-        } => FileAction::Rm {
-            path: offset(&path),
-            allow_not_found,
-        },
-        FileAction::Copy {
-            from,
-            src,
-            dest,
-            contents_only,
-            create_parents,
-            owner,
-            mode,
-            include,
-            exclude,
-            timestamp,
-        } => FileAction::Copy {
-            from,
-            src,
-            dest: offset(&dest),
-            contents_only,
-            create_parents,
-            owner,
-            mode,
-            include,
-            exclude,
-            timestamp,
-        },
-        FileAction::Unpack { from, src, dest } => FileAction::Unpack {
-            from,
-            src,
-            dest: offset(&dest),
-        },
-    }
+/// Rewrites the path a file action written for the container writes to into the mounted directory.
+fn rebase_action(mut action: FileAction, offset: &impl Fn(&str) -> String) -> FileAction {
+    let target = action.target_mut();
+    *target = offset(target);
+    action
 }

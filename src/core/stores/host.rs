@@ -113,10 +113,11 @@ impl Host {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn host(workdir: &Path) -> Host {
+    /// A host for tests, working in `workdir`.
+    pub(crate) fn host(workdir: &Path) -> Host {
         Host::new(
             workdir.to_owned(),
             "sess".into(),
