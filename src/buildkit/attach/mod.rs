@@ -89,12 +89,20 @@ impl Attachables {
 mod tests {
     use super::*;
 
+    struct NoFiles;
+
+    impl filesync::SyncProvider for NoFiles {
+        fn entries(
+            &self,
+            _: &filesync::SyncRequest,
+        ) -> Result<Vec<filesync::SyncEntry>, tonic::Status> {
+            Ok(Vec::new())
+        }
+    }
+
     #[test]
     fn the_daemon_is_told_the_defined_methods_a_session_serves() {
-        let a = Attachables::new(
-            Arc::new(crate::session::files::SessionFiles::new(Default::default())),
-            &SessionStores::default(),
-        );
+        let a = Attachables::new(Arc::new(NoFiles), &SessionStores::default());
         assert_eq!(
             a.methods,
             [
