@@ -4,12 +4,15 @@
 //!
 //! ```text
 //! cargo build --release && target/release/dirk-bench            # everything
-//! target/release/dirk-bench start overhead                      # some of: start overhead throughput sync memory objects
+//! target/release/dirk-bench start overhead                      # some of: start overhead throughput sync memory objects raw
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "bench/raw_baseline.rs"]
+mod raw_baseline;
 
 use anyhow::{Context, Result, bail};
 use dirk::core::{Container, ExecOptions};
@@ -43,6 +46,9 @@ fn main() -> Result<()> {
     }
     if run("objects") {
         rt.block_on(many_objects())?;
+    }
+    if run("raw") {
+        rt.block_on(raw_baseline::against_raw_buildkit())?;
     }
     Ok(())
 }

@@ -7,6 +7,8 @@ pub mod describe;
 pub(crate) mod gateway;
 pub(crate) mod reconnect;
 pub(crate) mod session;
+
+pub use session::SessionIdentity;
 pub(crate) mod status;
 pub(crate) mod tls;
 pub mod transport;
@@ -17,7 +19,7 @@ use std::time::Duration;
 use self::address::Runner;
 use self::attach::Attachables;
 use self::gateway::GatewayBuild;
-use self::session::{SessionIdentity, SessionTunnel};
+use self::session::SessionTunnel;
 use crate::core::engine::EngineError;
 
 /// Why a session with the daemon could not be set up.
