@@ -63,12 +63,18 @@ async fn raw_chain(session: &BuildkitSession, tag: &str) -> Result<State> {
         .next()
         .unwrap_or_else(|| Platform::linux("amd64"));
     let resolved = session.engine.resolve_image(BUSYBOX, &platform).await?;
-    let mut rootfs = ImageSource {
-        reference: format!(
+    // Pinned as dirk pins it (older daemons answer no digest: then the tag is used).
+    let reference = if resolved.digest.starts_with("sha256:") {
+        format!(
             "{}@{}",
             BUSYBOX.trim_end_matches(":latest"),
             resolved.digest
-        ),
+        )
+    } else {
+        BUSYBOX.to_owned()
+    };
+    let mut rootfs = ImageSource {
+        reference,
         platform: Some(platform.clone()),
     }
     .build();
