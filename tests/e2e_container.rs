@@ -75,67 +75,6 @@ fn cached_exec_returns_the_same_output_without_running_again() {
     );
 }
 
-/// Sessions that start together transfer the exec shim at the same moment, each into the daemon
-/// (and, for the ones with the same working directory, through the same shared key). A command
-/// run while that happens must still be a cache hit for a later session: its cache key cannot
-/// depend on which session's transfer the daemon used.
-#[test]
-fn cache_hits_survive_sessions_transferring_the_shim_at_once() {
-    let marker = unique();
-    let q = |tag: &str| {
-        format!(
-            r#"{{ {} {{ withExec(args: ["sh", "-c", "echo {marker}-{tag}; cat /proc/sys/kernel/random/uuid"]) {{ stdout }} }} }} }}"#,
-            from(BUSYBOX)
-        )
-    };
-    let stdout = |v: &serde_json::Value| v["container"]["from"]["withExec"]["stdout"].clone();
-    for round in 0..3 {
-        let dirs: Vec<tempfile::TempDir> =
-            (0..2).filter_map(|_| tempfile::tempdir().ok()).collect();
-        // Four sessions at once: two in this directory, two in directories of their own; each runs
-        // the shared command and one of its own.
-        let runs: Vec<_> = (0..4)
-            .map(|i| {
-                let (shared, own) = (q(&format!("shared{round}")), q(&format!("own{round}-{i}")));
-                let workdir = if i < 2 {
-                    None
-                } else {
-                    dirs.get(i - 2).map(|d| d.path().to_owned())
-                };
-                std::thread::spawn(move || {
-                    let s = match &workdir {
-                        Some(dir) => Session::start_in(dir),
-                        None => Session::start(),
-                    };
-                    let own = s.data(&own);
-                    (stdout(&s.data(&shared)), stdout(&own))
-                })
-            })
-            .collect();
-        let answers: Vec<_> = runs.into_iter().filter_map(|r| r.join().ok()).collect();
-        assert_eq!(answers.len(), 4, "a session thread panicked");
-        let shared = answers[0].0.clone();
-        assert!(
-            answers.iter().all(|a| a.0 == shared),
-            "one command, one run: {answers:?}"
-        );
-        // Later sessions get the cached results of all of them.
-        let later = Session::start();
-        assert_eq!(
-            stdout(&later.data(&q(&format!("shared{round}")))),
-            shared,
-            "round {round}"
-        );
-        for (i, answer) in answers.iter().enumerate() {
-            assert_eq!(
-                stdout(&later.data(&q(&format!("own{round}-{i}")))),
-                answer.1,
-                "round {round}: the command of session {i} ran again instead of coming from the cache"
-            );
-        }
-    }
-}
-
 #[test]
 fn exec_works_in_an_image_without_shell_or_libc() {
     let s = Session::start();
