@@ -27,16 +27,31 @@ use crate::core::runtime::shim_source_name;
 use crate::shim::SHIM_BINARY;
 use crate::sync::Locked;
 
-/// The sync that first delivered a file: the served directory's name, its patterns, and the
-/// file's path in it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SyncOrigin {
+/// One sync: the served directory's name and its patterns (shared by every entry it sent).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SyncSource {
     /// The name the directory is served under.
     pub dir_name: String,
     /// That sync's include patterns.
     pub include: Vec<String>,
     /// That sync's exclude patterns.
     pub exclude: Vec<String>,
+}
+
+impl SyncSource {
+    /// Whether `request` is this very sync.
+    fn is(&self, request: &SyncRequest) -> bool {
+        self.dir_name == request.dir_name
+            && self.include == request.include
+            && self.exclude == request.exclude
+    }
+}
+
+/// The sync that first delivered a file, and the file's path in its directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyncOrigin {
+    /// The sync.
+    pub source: Arc<SyncSource>,
     /// The file's path relative to the directory.
     pub rel: String,
 }
@@ -130,10 +145,13 @@ impl SessionFiles {
         let current =
             hostfs::walk(root, selection).map_err(|e| Status::unavailable(e.to_string()))?;
         let mut frozen = self.frozen.locked();
-        let origin_of = |rel: &str| SyncOrigin {
+        let source = Arc::new(SyncSource {
             dir_name: request.dir_name.clone(),
             include: request.include.clone(),
             exclude: request.exclude.clone(),
+        });
+        let origin_of = |rel: &str| SyncOrigin {
+            source: source.clone(),
             rel: rel.to_owned(),
         };
         let mut listed: HashSet<String> = HashSet::with_capacity(current.len());
@@ -196,7 +214,8 @@ impl SessionFiles {
                 selection.selects_file(&segs)
             };
             let regular = first.stat.mode & go_mode::TYPE_MASK == 0;
-            if !selected || (regular && self.first_content(first, request).is_none()) {
+            let content = self.first_content(first, request);
+            if !selected || (regular && content.is_none()) {
                 continue;
             }
             missing.push(SyncEntry {
@@ -204,7 +223,7 @@ impl SessionFiles {
                     path: rel,
                     ..first.stat.clone()
                 },
-                content: self.first_content(first, request),
+                content,
             });
         }
         if missing.is_empty() {
@@ -248,11 +267,7 @@ impl SessionFiles {
         if first.stat.mode & go_mode::TYPE_MASK != 0 {
             return None;
         }
-        let origin = &first.origin;
-        if origin.dir_name == request.dir_name
-            && origin.include == request.include
-            && origin.exclude == request.exclude
-        {
+        if first.origin.source.is(request) {
             return None;
         }
         self.reader.get().map(|reader| {

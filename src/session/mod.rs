@@ -103,9 +103,11 @@ impl files::FrozenReader for FirstSync {
         Box::pin(async move {
             let rt = &state.rt;
             let action = format!("reading {} as this session first synced it", origin.rel);
-            let source = rt
-                .host()?
-                .synced_source(&origin.dir_name, origin.include, origin.exclude);
+            let source = rt.host()?.synced_source(
+                &origin.source.dir_name,
+                origin.source.include.clone(),
+                origin.source.exclude.clone(),
+            );
             let def = source.marshal().ok_or_else(|| {
                 crate::core::CoreError::Unsupported(format!("{action}: the sync has no graph"))
             })?;
