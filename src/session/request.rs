@@ -85,15 +85,15 @@ fn type_name(value: &Value) -> &'static str {
 }
 
 /// The operation to run, from an `operationName` value: empty and null mean none.
-fn operation_name(value: Option<&Value>) -> Result<Option<String>, RequestError> {
+fn operation_name(value: Option<Value>) -> Result<Option<String>, RequestError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(RequestError::WrongType {
             field: "operationName",
             expected: "a string or null",
-            got: type_name(other),
+            got: type_name(&other),
         }),
     }
 }
@@ -101,15 +101,15 @@ fn operation_name(value: Option<&Value>) -> Result<Option<String>, RequestError>
 /// An object-valued field (`variables`, `extensions`): null and absent mean empty.
 fn object_field(
     field: &'static str,
-    value: Option<&Value>,
+    value: Option<Value>,
 ) -> Result<Option<Map<String, Value>>, RequestError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(map)) => Ok(Some(map.clone())),
+        Some(Value::Object(map)) => Ok(Some(map)),
         Some(other) => Err(RequestError::WrongType {
             field,
             expected: "an object or null",
-            got: type_name(other),
+            got: type_name(&other),
         }),
     }
 }
@@ -137,23 +137,23 @@ fn assemble(
 }
 
 /// One request object of a JSON body.
-fn from_object(object: &Map<String, Value>) -> Result<async_graphql::Request, RequestError> {
-    let query = match object.get("query") {
-        Some(Value::String(q)) => q.clone(),
+fn from_object(mut object: Map<String, Value>) -> Result<async_graphql::Request, RequestError> {
+    let query = match object.remove("query") {
+        Some(Value::String(q)) => q,
         None | Some(Value::Null) => return Err(RequestError::MissingQuery),
         Some(other) => {
             return Err(RequestError::WrongType {
                 field: "query",
                 expected: "a string",
-                got: type_name(other),
+                got: type_name(&other),
             });
         }
     };
     Ok(assemble(
         query,
-        operation_name(object.get("operationName"))?,
-        object_field("variables", object.get("variables"))?,
-        object_field("extensions", object.get("extensions"))?,
+        operation_name(object.remove("operationName"))?,
+        object_field("variables", object.remove("variables"))?,
+        object_field("extensions", object.remove("extensions"))?,
     ))
 }
 
@@ -161,11 +161,11 @@ fn from_object(object: &Map<String, Value>) -> Result<async_graphql::Request, Re
 pub fn from_json(body: &[u8]) -> Result<GraphqlRequest, RequestError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| RequestError::NotJson(e.to_string()))?;
-    match &value {
+    match value {
         Value::Object(object) => Ok(GraphqlRequest::Single(Box::new(from_object(object)?))),
         Value::Array(items) if items.is_empty() => Err(RequestError::EmptyBatch),
         Value::Array(items) => items
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(index, item)| {
                 let in_batch = |reason| RequestError::InBatch {
@@ -174,12 +174,12 @@ pub fn from_json(body: &[u8]) -> Result<GraphqlRequest, RequestError> {
                 };
                 match item {
                     Value::Object(object) => from_object(object).map_err(in_batch),
-                    other => Err(in_batch(RequestError::NotARequest(type_name(other)))),
+                    other => Err(in_batch(RequestError::NotARequest(type_name(&other)))),
                 }
             })
             .collect::<Result<Vec<_>, _>>()
             .map(GraphqlRequest::Batch),
-        other => Err(RequestError::NotARequest(type_name(other))),
+        other => Err(RequestError::NotARequest(type_name(&other))),
     }
 }
 
@@ -195,7 +195,7 @@ fn json_parameter(
         field,
         reason: e.to_string(),
     })?;
-    object_field(field, Some(&value))
+    object_field(field, Some(value))
 }
 
 /// A request given as `key=value` parameters (a GET's query string, or a form body).
