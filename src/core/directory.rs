@@ -340,11 +340,7 @@ pub(crate) fn copy_directory(
 ) -> CoreResult<FileAction> {
     let filtered = !include.is_empty() || !exclude.is_empty();
     if filtered {
-        Selection::new(&include, &exclude).map_err(|e| CoreError::InvalidArgument {
-            what: "pattern".into(),
-            value: e.pattern.clone(),
-            reason: e.reason,
-        })?;
+        Selection::new(&include, &exclude)?;
     }
     if filtered && !rt.engine().supports(COPY_PATTERNS_CAP) {
         let options: Vec<String> = include

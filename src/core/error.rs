@@ -87,6 +87,17 @@ impl CoreError {
     }
 }
 
+/// A pattern that does not parse is an invalid `pattern` argument.
+impl From<super::patterns::PatternError> for CoreError {
+    fn from(e: super::patterns::PatternError) -> Self {
+        CoreError::InvalidArgument {
+            what: "pattern".into(),
+            value: e.pattern,
+            reason: e.reason,
+        }
+    }
+}
+
 /// Result alias for the domain.
 pub type CoreResult<T> = Result<T, CoreError>;
 

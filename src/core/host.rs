@@ -14,7 +14,7 @@ use std::path::PathBuf;
 pub use super::stores::host::{Host, HostDirs};
 
 use super::directory::Directory;
-use super::error::{CoreError, CoreResult};
+use super::error::CoreResult;
 use super::file::File;
 use super::patterns::Selection;
 use super::socket::Socket;
@@ -81,11 +81,7 @@ impl Host {
         platform: &Platform,
     ) -> CoreResult<Directory> {
         let abs = self.existing(path, true)?;
-        Selection::new(&include, &exclude).map_err(|e| CoreError::InvalidArgument {
-            what: "pattern".into(),
-            value: e.pattern.clone(),
-            reason: e.reason,
-        })?;
+        Selection::new(&include, &exclude)?;
         let name = self.dirs.register(&abs);
         let state = self.synced_source(&name, include, exclude);
         Ok(Directory {
