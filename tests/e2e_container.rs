@@ -75,6 +75,101 @@ fn cached_exec_returns_the_same_output_without_running_again() {
     );
 }
 
+/// A session that stays open holds on the daemon every step it ran. Sessions that come and go
+/// beside it must still get each other's cache hits for steps built on those held steps (BuildKit
+/// hands a held step's later users no cache keys when the holder executed it, so dirk keeps each
+/// session's graph to itself).
+#[test]
+fn a_session_left_open_does_not_cost_later_sessions_their_cache_hits() {
+    let marker = unique();
+    let file = format!(r#"directory {{ withNewFile(path: "m", contents: "{marker}") {{ id }} }}"#);
+    let holder = Session::start();
+    holder.data(&format!(
+        r#"{{ directory {{ withNewFile(path: "m", contents: "{marker}") {{ entries }} }} }}"#
+    ));
+    let run = || {
+        let s = Session::start();
+        let id = s.string_at(
+            &format!("{{ {file} }}"),
+            &["directory", "withNewFile", "id"],
+        );
+        s.data(&format!(
+            r#"{{ {} {{ withMountedDirectory(path: "/m", source: {}) {{ withExec(args: ["sh", "-c", "cat /m/m; echo; cat /proc/sys/kernel/random/uuid"]) {{ stdout }} }} }} }} }}"#,
+            from(BUSYBOX),
+            lit(&id)
+        ))["container"]["from"]["withMountedDirectory"]["withExec"]["stdout"]
+            .clone()
+    };
+    let first = run();
+    let again = run();
+    assert!(
+        first.as_str().is_some_and(|s| s.starts_with(&marker)),
+        "{first}"
+    );
+    assert_eq!(
+        first, again,
+        "the second session ran the command again instead of taking the first one's result from the cache"
+    );
+    drop(holder);
+}
+
+/// Sessions that start together transfer the exec shim at the same moment, each into the daemon
+/// (and, for the ones with the same working directory, through the same shared key). A command
+/// run while that happens must still be a cache hit for a later session: its cache key cannot
+/// depend on which session's transfer the daemon used.
+#[test]
+fn cache_hits_survive_sessions_transferring_the_shim_at_once() {
+    let marker = unique();
+    let q = |tag: &str| {
+        format!(
+            r#"{{ {} {{ withExec(args: ["sh", "-c", "echo {marker}-{tag}; cat /proc/sys/kernel/random/uuid"]) {{ stdout }} }} }} }}"#,
+            from(BUSYBOX)
+        )
+    };
+    let stdout = |v: &serde_json::Value| v["container"]["from"]["withExec"]["stdout"].clone();
+    for round in 0..3 {
+        let dirs: Vec<tempfile::TempDir> =
+            (0..2).filter_map(|_| tempfile::tempdir().ok()).collect();
+        // Four sessions at once: two in this directory, two in directories of their own; each runs
+        // the shared command and one of its own.
+        let runs: Vec<_> = (0..4)
+            .map(|i| {
+                let (shared, own) = (q(&format!("shared{round}")), q(&format!("own{round}-{i}")));
+                let workdir = if i < 2 {
+                    None
+                } else {
+                    dirs.get(i - 2).map(|d| d.path().to_owned())
+                };
+                std::thread::spawn(move || {
+                    let s = match &workdir {
+                        Some(dir) => Session::start_in(dir),
+                        None => Session::start(),
+                    };
+                    let own = s.data(&own);
+                    (stdout(&s.data(&shared)), stdout(&own))
+                })
+            })
+            .collect();
+        let answers: Vec<_> = runs.into_iter().filter_map(|r| r.join().ok()).collect();
+        assert_eq!(answers.len(), 4, "a session thread panicked");
+        // Later sessions get the cached results of all of them (of the shared command, the run
+        // that was stored last).
+        let later = Session::start();
+        let shared = stdout(&later.data(&q(&format!("shared{round}"))));
+        assert!(
+            answers.iter().any(|a| a.0 == shared),
+            "round {round}: the shared command ran again: {shared} is none of {answers:?}"
+        );
+        for (i, answer) in answers.iter().enumerate() {
+            assert_eq!(
+                stdout(&later.data(&q(&format!("own{round}-{i}")))),
+                answer.1,
+                "round {round}: the command of session {i} ran again instead of coming from the cache"
+            );
+        }
+    }
+}
+
 #[test]
 fn exec_works_in_an_image_without_shell_or_libc() {
     let s = Session::start();

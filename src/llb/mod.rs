@@ -11,6 +11,7 @@ mod file;
 mod marshal;
 pub(crate) mod node;
 mod platform;
+mod scope;
 mod source;
 
 pub use exec::{CacheSharing, Exec, ExecOutputs, Mount, MountKind};

@@ -219,6 +219,11 @@ impl Node {
             OpKind::File(f) => (Some(pb::op::Op::File(f.clone())), None),
             OpKind::Raw(raw) => (raw.op.clone(), raw.constraints.clone()),
         };
+        let constraints = if self.inputs.is_empty() {
+            Some(super::scope::root_constraints(constraints))
+        } else {
+            constraints
+        };
         let pb_op = pb::Op {
             inputs,
             platform: self.platform.clone(),

@@ -42,7 +42,7 @@ fn golden_digests_are_stable() {
     );
 }
 
-const GOLDEN_HEAD: &str = "sha256:a7c07414c5f5585d5679a09afb59bc4fbff7177d4ad5824fad5672371d9975a2";
+const GOLDEN_HEAD: &str = "sha256:8bc208261afc1e6cef222d66ea84d7dc162ea4cff5ba1210c1eb46341ac9a33b";
 
 #[test]
 fn marshalling_is_deterministic_and_content_addressed() {
@@ -209,4 +209,21 @@ fn a_definition_read_back_marshals_to_the_same_graph() {
     let mut headless = def.pb.clone();
     headless.def.pop();
     assert!(State::from_definition(&headless).is_err());
+}
+
+#[test]
+fn only_ops_without_inputs_carry_the_graph_scope() {
+    use prost::Message;
+    let Some(def) = sample().marshal() else {
+        panic!("sample marshals")
+    };
+    let scoped: Vec<bool> = def.pb.def[..def.pb.def.len() - 1]
+        .iter()
+        .map(|bytes| {
+            let op = pb::Op::decode(bytes.as_slice()).unwrap_or_default();
+            op.constraints
+                .is_some_and(|c| c.filter.iter().any(|f| f.starts_with("dirk.scope=")))
+        })
+        .collect();
+    assert_eq!(scoped, vec![true, false, false], "image, exec, file");
 }
