@@ -313,19 +313,25 @@ fn mounted_directory_temp_and_cache() {
         &format!(r#"{{ cacheVolume(key: {}) {{ id }} }}"#, lit(&key)),
         &["cacheVolume", "id"],
     );
-    let mut last = String::new();
+    let mut outputs = Vec::new();
     for i in 0..3 {
         let d = s.data(&format!(
             r#"{{ {} {{ withMountedCache(path: "/cache", cache: {}, sharing: LOCKED) {{ withExec(args: ["sh", "-c", "echo {i} >> /cache/lines; cat /cache/lines"]) {{ stdout }} }} }} }} }}"#,
             from(BUSYBOX),
             lit(&cache)
         ));
-        last = d["container"]["from"]["withMountedCache"]["withExec"]["stdout"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        outputs.push(
+            d["container"]["from"]["withMountedCache"]["withExec"]["stdout"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
     }
-    assert_eq!(last, "0\n1\n2\n");
+    assert_eq!(
+        outputs,
+        ["0\n", "0\n1\n", "0\n1\n2\n"],
+        "each exec sees what the ones before it wrote to the cache volume"
+    );
 }
 
 #[test]
