@@ -339,14 +339,23 @@ fn solve_span(def: &Definition) -> tracing::Span {
     );
     // Hashing every op is only worth it when someone records the span.
     if !span.is_disabled() {
-        let digests: Vec<String> = def
+        let sent: Vec<(String, Option<String>)> = def
             .pb
             .def
             .iter()
-            .map(|op| crate::llb::digest_of(op))
+            .map(|op| {
+                let digest = crate::llb::digest_of(op);
+                let name = def
+                    .pb
+                    .metadata
+                    .get(&digest)
+                    .and_then(|m| m.description.get("llb.customname").cloned());
+                (digest, name)
+            })
             .collect();
+        let digests: Vec<&str> = sent.iter().map(|(d, _)| d.as_str()).collect();
         span.record("buildkit.vertex_digests", digests.join(",").as_str());
-        crate::telemetry::steps::note_solve(&span, &digests);
+        crate::telemetry::steps::note_solve(&span, &sent);
     }
     span
 }

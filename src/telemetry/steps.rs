@@ -17,23 +17,57 @@ use crate::sync::Locked;
 /// How many vertex digests are remembered for their solve's span before the oldest are dropped.
 const MAX_PARENTS: usize = 100_000;
 
-/// The span context of the solve that sent each vertex, by digest.
-fn parents() -> &'static Mutex<HashMap<String, Context>> {
-    static PARENTS: OnceLock<Mutex<HashMap<String, Context>>> = OnceLock::new();
-    PARENTS.get_or_init(Mutex::default)
+/// Where a step's span goes: the span context of the solve that sent its op, and that op's digest.
+#[derive(Clone)]
+struct Origin {
+    solve: Context,
+    op: String,
 }
 
-/// Notes that `digests` were sent by the solve whose span is `solve`: their steps' spans go
-/// under it. The first solve to send a vertex keeps it.
-pub fn note_solve(solve: &tracing::Span, digests: &[String]) {
+/// The solves that sent each op, by the op's digest and by its step name. The name serves daemons
+/// that rewrite ops before solving them (Docker 28's BuildKit reports other digests than the ones
+/// it was sent); the first solve to send an op keeps it.
+#[derive(Default)]
+struct Origins {
+    by_digest: HashMap<String, Origin>,
+    by_name: HashMap<String, Origin>,
+}
+
+impl Origins {
+    fn of(&self, step: &StepStatus) -> Option<Origin> {
+        self.by_digest
+            .get(&step.digest)
+            .or_else(|| self.by_name.get(&step.name))
+            .cloned()
+    }
+}
+
+fn origins() -> &'static Mutex<Origins> {
+    static ORIGINS: OnceLock<Mutex<Origins>> = OnceLock::new();
+    ORIGINS.get_or_init(Mutex::default)
+}
+
+/// Notes that the ops `sent` (each digest with its step name, if it has one) were sent by the
+/// solve whose span is `solve`: their steps' spans go under it.
+pub fn note_solve(solve: &tracing::Span, sent: &[(String, Option<String>)]) {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
     let cx = solve.context();
-    let mut map = parents().locked();
-    if map.len() + digests.len() > MAX_PARENTS {
-        map.clear();
+    let mut origins = origins().locked();
+    if origins.by_digest.len() + sent.len() > MAX_PARENTS {
+        *origins = Origins::default();
     }
-    for d in digests {
-        map.entry(d.clone()).or_insert_with(|| cx.clone());
+    for (digest, name) in sent {
+        let origin = Origin {
+            solve: cx.clone(),
+            op: digest.clone(),
+        };
+        if let Some(name) = name {
+            origins
+                .by_name
+                .entry(name.clone())
+                .or_insert_with(|| origin.clone());
+        }
+        origins.by_digest.entry(digest.clone()).or_insert(origin);
     }
 }
 
@@ -62,11 +96,11 @@ impl StepRecorder {
         if !self.done.insert((step.digest.clone(), step.started)) {
             return;
         }
-        let parent = parents()
-            .locked()
-            .get(&step.digest)
-            .cloned()
-            .unwrap_or_else(|| self.fallback.clone());
+        let origin = origins().locked().of(step);
+        let (parent, op) = match origin {
+            Some(o) => (o.solve, o.op),
+            None => (self.fallback.clone(), step.digest.clone()),
+        };
         if !parent.span().span_context().is_valid() {
             return;
         }
@@ -77,6 +111,7 @@ impl StepRecorder {
             .with_start_time(step.started.unwrap_or(completed))
             .with_attributes([
                 KeyValue::new("buildkit.vertex", step.digest.clone()),
+                KeyValue::new("dirk.op", op),
                 KeyValue::new("buildkit.cached", step.cached),
             ])
             .start_with_context(&tracer, &parent);
