@@ -6,8 +6,10 @@
 #   - git and curl, which the tests use to serve repositories and check services, and openssh-server,
 #     whose sshd (started by the tests themselves) carries DOCKER_HOST=ssh:// to the daemon;
 #   - a second dockerd from Debian trixie's docker.io 26.1.5 (BuildKit v0.13), unpacked into the state
-#     directory and listening on $DIRK_DOCKER26_SOCK, so that the suite runs on both BuildKit
-#     generations users have (bookworm's docker.io 20.10 carries BuildKit v0.8).
+#     directory and listening on $DIRK_DOCKER26_SOCK, and a third from sid's docker.io 28.5 with the
+#     containerd image store (BuildKit v0.25: diff and merge ops, cache export, pushing exporters) on
+#     $DIRK_DOCKER28_SOCK, so that the suite runs on the BuildKit generations users have (bookworm's
+#     docker.io 20.10 carries BuildKit v0.8).
 # Safe to run again: every step checks before it acts.
 #
 #   scripts/setup-engine.sh           everything the test suite runs against
@@ -157,3 +159,51 @@ if ! docker26_up; then
   docker26_up || { log "dockerd 26 did not answer; see $DOCKER26_DIR/dockerd.log"; tail -20 "$DOCKER26_DIR/dockerd.log" >&2; exit 1; }
 fi
 log "dockerd $(DOCKER_HOST="unix://$DOCKER26_SOCK" docker version --format '{{.Server.Version}}') is up on $DOCKER26_SOCK"
+
+# BuildKit v0.25: sid's dockerd 28.5 with the containerd image store (diff and merge ops, cache
+# export, pushing image exporters), unpacked beside the others with bookworm's runc (sid's needs a
+# newer glibc). It starts and manages its own containerd under its exec root.
+DOCKER28_SOCK=${DIRK_DOCKER28_SOCK:-/run/dirk-test/docker28.sock}
+DOCKER28_DIR="$STATE_DIR/docker28"
+docker28_up() { curl -sf --max-time 2 --unix-socket "$DOCKER28_SOCK" http://d/_ping >/dev/null 2>&1; }
+if ! docker28_up; then
+  [ -x /usr/sbin/runc ] || { log "bookworm's runc is missing (it comes with docker.io)"; exit 1; }
+  if [ ! -x "$DOCKER28_DIR/bin/dockerd" ]; then
+    log "fetching sid's docker.io and containerd (BuildKit v0.25)"
+    apt_dir="$DOCKER28_DIR/apt"
+    rm -rf "$apt_dir" "$DOCKER28_DIR/root" "$DOCKER28_DIR/bin"
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/deb" "$DOCKER28_DIR/bin"
+    echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main' \
+      >"$apt_dir/sid.list"
+    apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sid.list" -o Dir::Etc::SourceParts=/dev/null
+      -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
+    apt-get "${apt_opts[@]}" update -qq
+    (cd "$apt_dir/deb" && apt-get "${apt_opts[@]}" download -qq docker.io containerd tini-static)
+    for deb in "$apt_dir"/deb/*.deb; do dpkg -x "$deb" "$DOCKER28_DIR/root"; done
+    for tool in dockerd containerd containerd-shim-runc-v2 docker-proxy docker-init; do
+      found=$(find "$DOCKER28_DIR/root/usr/bin" "$DOCKER28_DIR/root/usr/sbin" "$DOCKER28_DIR/root/usr/libexec" \
+        -name "$tool" \( -type f -o -type l \) 2>/dev/null | head -1 || true)
+      [ -n "$found" ] || { log "sid's packages hold no $tool"; exit 1; }
+      ln -sf "$found" "$DOCKER28_DIR/bin/$tool"
+    done
+    ln -sf /usr/sbin/runc "$DOCKER28_DIR/bin/runc"
+  fi
+  if ! ip link show d28br >/dev/null 2>&1; then
+    ip link add d28br type bridge 2>/dev/null || ip link show d28br >/dev/null
+    ip addr add 172.31.228.1/24 dev d28br 2>/dev/null || true
+    ip link set d28br up
+  fi
+  mkdir -p "$(dirname "$DOCKER28_SOCK")" "$DOCKER28_DIR/data"
+  printf '{"insecure-registries": ["%s"], "features": {"containerd-snapshotter": true}}\n' "$REGISTRY" \
+    >"$DOCKER28_DIR/daemon.json"
+  log "starting dockerd 28 (containerd image store) on $DOCKER28_SOCK"
+  PATH="$DOCKER28_DIR/bin:$PATH" setsid "$DOCKER28_DIR/bin/dockerd" \
+    --config-file "$DOCKER28_DIR/daemon.json" \
+    --data-root "$DOCKER28_DIR/data" --exec-root /run/dirk-test/docker28-exec \
+    --pidfile /run/dirk-test/docker28.pid -H "unix://$DOCKER28_SOCK" \
+    --bridge=d28br --iptables=false --ip-masq=false \
+    >"$DOCKER28_DIR/dockerd.log" 2>&1 </dev/null &
+  for _ in $(seq 1 150); do docker28_up && break; sleep 0.2; done
+  docker28_up || { log "dockerd 28 did not answer; see $DOCKER28_DIR/dockerd.log"; tail -20 "$DOCKER28_DIR/dockerd.log" >&2; exit 1; }
+fi
+log "dockerd $(DOCKER_HOST="unix://$DOCKER28_SOCK" docker version --format '{{.Server.Version}}') is up on $DOCKER28_SOCK"

@@ -424,6 +424,11 @@ pub fn suite_daemons() -> Vec<(&'static str, String)> {
             "/var/run/docker.sock".to_owned(),
         ),
         ("BuildKit v0.13 (dockerd 26.1)", docker26),
+        (
+            "BuildKit v0.25 (dockerd 28.5, containerd image store)",
+            std::env::var("DIRK_DOCKER28_SOCK")
+                .unwrap_or_else(|_| "/run/dirk-test/docker28.sock".into()),
+        ),
     ];
     daemons
         .into_iter()
