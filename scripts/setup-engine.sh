@@ -125,85 +125,92 @@ if [ "$MODE" = suite ]; then
 fi
 [ "$MODE" = example ] && exit 0
 
-# BuildKit v0.13: trixie's dockerd, run from an unpacked .deb beside the system one, with its own
-# data root, exec root, socket and bridge (sharing docker0 with another dockerd is unsafe).
+# The other daemons run from unpacked .debs beside the system one, each with its own data root, exec
+# root, socket and bridge (sharing docker0 with another dockerd is unsafe).
+
+# unpack_debs SUITE ROOT PACKAGE...: downloads PACKAGEs from Debian SUITE through an apt state of
+# their own (the system's sources are left alone) and unpacks them into ROOT.
+unpack_debs() {
+  local suite=$1 root=$2
+  shift 2
+  local apt_dir="$root.apt"
+  rm -rf "$apt_dir" "$root"
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/deb" "$root"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main" \
+    >"$apt_dir/sources.list"
+  local apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
+  apt-get "${apt_opts[@]}" update -qq
+  (cd "$apt_dir/deb" && apt-get "${apt_opts[@]}" download -qq "$@")
+  local deb
+  for deb in "$apt_dir"/deb/*.deb; do dpkg -x "$deb" "$root"; done
+}
+
+# link_tools ROOT BIN TOOL...: links each TOOL found in ROOT's bin directories into BIN.
+link_tools() {
+  local root=$1 bin=$2 tool found
+  shift 2
+  mkdir -p "$bin"
+  for tool in "$@"; do
+    found=$(find "$root/usr/bin" "$root/usr/sbin" -name "$tool" \( -type f -o -type l \) 2>/dev/null | head -1 || true)
+    [ -n "$found" ] || { log "the unpacked packages hold no $tool"; exit 1; }
+    ln -sf "$found" "$bin/$tool"
+  done
+}
+
+# start_dockerd NAME DIR SOCK BRIDGE CIDR [DOCKERD ARGS...]: starts DIR/bin/dockerd (with DIR/bin first
+# on PATH) on SOCK with its state under DIR, on bridge BRIDGE (made if missing), and waits for it.
+start_dockerd() {
+  local name=$1 dir=$2 sock=$3 bridge=$4 cidr=$5
+  shift 5
+  if ! ip link show "$bridge" >/dev/null 2>&1; then
+    ip link add "$bridge" type bridge 2>/dev/null || ip link show "$bridge" >/dev/null
+    ip addr add "$cidr" dev "$bridge" 2>/dev/null || true
+    ip link set "$bridge" up
+  fi
+  local run="/run/dirk-test/$name"
+  mkdir -p "$(dirname "$sock")" "$dir/data"
+  log "starting $name on $sock"
+  PATH="$dir/bin:$PATH" setsid "$dir/bin/dockerd" "$@" \
+    --data-root "$dir/data" --exec-root "$run-exec" --pidfile "$run.pid" -H "unix://$sock" \
+    --bridge="$bridge" --iptables=false --ip-masq=false \
+    >"$dir/dockerd.log" 2>&1 </dev/null &
+  for _ in $(seq 1 150); do daemon_up "$sock" && break; sleep 0.2; done
+  daemon_up "$sock" || { log "$name did not answer; see $dir/dockerd.log"; tail -20 "$dir/dockerd.log" >&2; exit 1; }
+}
+daemon_up() { curl -sf --max-time 2 --unix-socket "$1" http://d/_ping >/dev/null 2>&1; }
+daemon_version() { DOCKER_HOST="unix://$1" docker version --format '{{.Server.Version}}'; }
+
+# BuildKit v0.13: trixie's dockerd 26.1.
 DOCKER26_SOCK=${DIRK_DOCKER26_SOCK:-/run/dirk-test/docker26.sock}
 DOCKER26_DIR="$STATE_DIR/docker26"
-docker26_up() { curl -sf --max-time 2 --unix-socket "$DOCKER26_SOCK" http://d/_ping >/dev/null 2>&1; }
-if ! docker26_up; then
-  if [ ! -x "$DOCKER26_DIR/root/usr/sbin/dockerd" ]; then
+if ! daemon_up "$DOCKER26_SOCK"; then
+  if [ ! -x "$DOCKER26_DIR/bin/dockerd" ]; then
     log "fetching trixie's docker.io (BuildKit v0.13)"
-    apt_dir="$DOCKER26_DIR/apt"
-    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/deb"
-    echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main' \
-      >"$apt_dir/trixie.list"
-    apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/trixie.list" -o Dir::Etc::SourceParts=/dev/null
-      -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
-    apt-get "${apt_opts[@]}" update -qq
-    (cd "$apt_dir/deb" && apt-get "${apt_opts[@]}" download -qq docker.io)
-    dpkg -x "$apt_dir"/deb/docker.io_*.deb "$DOCKER26_DIR/root"
+    unpack_debs trixie "$DOCKER26_DIR/root" docker.io
+    link_tools "$DOCKER26_DIR/root" "$DOCKER26_DIR/bin" dockerd docker-proxy docker-init
   fi
-  if ! ip link show dirk26 >/dev/null 2>&1; then
-    ip link add dirk26 type bridge
-    ip addr add 172.31.226.1/24 dev dirk26
-    ip link set dirk26 up
-  fi
-  log "starting dockerd 26 on $DOCKER26_SOCK"
-  mkdir -p "$(dirname "$DOCKER26_SOCK")"
-  PATH="$DOCKER26_DIR/root/usr/sbin:$PATH" setsid "$DOCKER26_DIR/root/usr/sbin/dockerd" \
-    --data-root "$DOCKER26_DIR/data" --exec-root /run/dirk-test/docker26-exec \
-    --pidfile /run/dirk-test/docker26.pid -H "unix://$DOCKER26_SOCK" \
-    --bridge=dirk26 --iptables=false --ip-masq=false \
-    >"$DOCKER26_DIR/dockerd.log" 2>&1 </dev/null &
-  for _ in $(seq 1 100); do docker26_up && break; sleep 0.2; done
-  docker26_up || { log "dockerd 26 did not answer; see $DOCKER26_DIR/dockerd.log"; tail -20 "$DOCKER26_DIR/dockerd.log" >&2; exit 1; }
+  start_dockerd docker26 "$DOCKER26_DIR" "$DOCKER26_SOCK" dirk26 172.31.226.1/24
 fi
-log "dockerd $(DOCKER_HOST="unix://$DOCKER26_SOCK" docker version --format '{{.Server.Version}}') is up on $DOCKER26_SOCK"
+log "dockerd $(daemon_version "$DOCKER26_SOCK") is up on $DOCKER26_SOCK"
 
 # BuildKit v0.25: sid's dockerd 28.5 with the containerd image store (diff and merge ops, cache
-# export, pushing image exporters), unpacked beside the others with bookworm's runc (sid's needs a
-# newer glibc). It starts and manages its own containerd under its exec root.
+# export, pushing image exporters). It runs its own containerd 2.1 under its exec root, with
+# bookworm's runc (sid's needs a newer glibc).
 DOCKER28_SOCK=${DIRK_DOCKER28_SOCK:-/run/dirk-test/docker28.sock}
 DOCKER28_DIR="$STATE_DIR/docker28"
-docker28_up() { curl -sf --max-time 2 --unix-socket "$DOCKER28_SOCK" http://d/_ping >/dev/null 2>&1; }
-if ! docker28_up; then
+if ! daemon_up "$DOCKER28_SOCK"; then
   [ -x /usr/sbin/runc ] || { log "bookworm's runc is missing (it comes with docker.io)"; exit 1; }
   if [ ! -x "$DOCKER28_DIR/bin/dockerd" ]; then
     log "fetching sid's docker.io and containerd (BuildKit v0.25)"
-    apt_dir="$DOCKER28_DIR/apt"
-    rm -rf "$apt_dir" "$DOCKER28_DIR/root" "$DOCKER28_DIR/bin"
-    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/deb" "$DOCKER28_DIR/bin"
-    echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main' \
-      >"$apt_dir/sid.list"
-    apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sid.list" -o Dir::Etc::SourceParts=/dev/null
-      -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
-    apt-get "${apt_opts[@]}" update -qq
-    (cd "$apt_dir/deb" && apt-get "${apt_opts[@]}" download -qq docker.io containerd tini-static)
-    for deb in "$apt_dir"/deb/*.deb; do dpkg -x "$deb" "$DOCKER28_DIR/root"; done
-    for tool in dockerd containerd containerd-shim-runc-v2 docker-proxy docker-init; do
-      found=$(find "$DOCKER28_DIR/root/usr/bin" "$DOCKER28_DIR/root/usr/sbin" "$DOCKER28_DIR/root/usr/libexec" \
-        -name "$tool" \( -type f -o -type l \) 2>/dev/null | head -1 || true)
-      [ -n "$found" ] || { log "sid's packages hold no $tool"; exit 1; }
-      ln -sf "$found" "$DOCKER28_DIR/bin/$tool"
-    done
+    unpack_debs sid "$DOCKER28_DIR/root" docker.io containerd tini-static
+    link_tools "$DOCKER28_DIR/root" "$DOCKER28_DIR/bin" \
+      dockerd containerd containerd-shim-runc-v2 docker-proxy docker-init
     ln -sf /usr/sbin/runc "$DOCKER28_DIR/bin/runc"
   fi
-  if ! ip link show d28br >/dev/null 2>&1; then
-    ip link add d28br type bridge 2>/dev/null || ip link show d28br >/dev/null
-    ip addr add 172.31.228.1/24 dev d28br 2>/dev/null || true
-    ip link set d28br up
-  fi
-  mkdir -p "$(dirname "$DOCKER28_SOCK")" "$DOCKER28_DIR/data"
   printf '{"insecure-registries": ["%s"], "features": {"containerd-snapshotter": true}}\n' "$REGISTRY" \
     >"$DOCKER28_DIR/daemon.json"
-  log "starting dockerd 28 (containerd image store) on $DOCKER28_SOCK"
-  PATH="$DOCKER28_DIR/bin:$PATH" setsid "$DOCKER28_DIR/bin/dockerd" \
-    --config-file "$DOCKER28_DIR/daemon.json" \
-    --data-root "$DOCKER28_DIR/data" --exec-root /run/dirk-test/docker28-exec \
-    --pidfile /run/dirk-test/docker28.pid -H "unix://$DOCKER28_SOCK" \
-    --bridge=d28br --iptables=false --ip-masq=false \
-    >"$DOCKER28_DIR/dockerd.log" 2>&1 </dev/null &
-  for _ in $(seq 1 150); do docker28_up && break; sleep 0.2; done
-  docker28_up || { log "dockerd 28 did not answer; see $DOCKER28_DIR/dockerd.log"; tail -20 "$DOCKER28_DIR/dockerd.log" >&2; exit 1; }
+  start_dockerd docker28 "$DOCKER28_DIR" "$DOCKER28_SOCK" d28br 172.31.228.1/24 \
+    --config-file "$DOCKER28_DIR/daemon.json"
 fi
-log "dockerd $(DOCKER_HOST="unix://$DOCKER28_SOCK" docker version --format '{{.Server.Version}}') is up on $DOCKER28_SOCK"
+log "dockerd $(daemon_version "$DOCKER28_SOCK") is up on $DOCKER28_SOCK"
