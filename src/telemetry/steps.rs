@@ -24,9 +24,10 @@ struct Origin {
     op: String,
 }
 
-/// The solves that sent each op, by the op's digest and by its step name. The name serves daemons
-/// that rewrite ops before solving them (Docker 28's BuildKit reports other digests than the ones
-/// it was sent); the first solve to send an op keeps it.
+/// The solves that sent each op, by the op's digest (the first solve to send an op keeps it: later
+/// ones share its vertex) and by its step name, for daemons that rewrite ops before solving them
+/// (Docker 28's BuildKit reports other digests than the ones it was sent; there the latest solve
+/// to send a step of that name takes it).
 #[derive(Default)]
 struct Origins {
     by_digest: HashMap<String, Origin>,
@@ -62,10 +63,7 @@ pub fn note_solve(solve: &tracing::Span, sent: &[(String, Option<String>)]) {
             op: digest.clone(),
         };
         if let Some(name) = name {
-            origins
-                .by_name
-                .entry(name.clone())
-                .or_insert_with(|| origin.clone());
+            origins.by_name.insert(name.clone(), origin.clone());
         }
         origins.by_digest.entry(digest.clone()).or_insert(origin);
     }
