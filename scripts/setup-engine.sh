@@ -178,6 +178,14 @@ start_dockerd() {
   for _ in $(seq 1 150); do daemon_up "$sock" && break; sleep 0.2; done
   daemon_up "$sock" || { log "$name did not answer; see $dir/dockerd.log"; tail -20 "$dir/dockerd.log" >&2; exit 1; }
 }
+# bridge_icc BRIDGE: lets containers on BRIDGE reach each other (services and their clients). The
+# system dockerd sets the FORWARD policy to DROP and accepts only its own bridge's traffic; the
+# daemons above make no iptables rules of their own, so this adds the one they need, once.
+bridge_icc() {
+  command -v iptables >/dev/null 2>&1 || return 0
+  iptables -C FORWARD -i "$1" -o "$1" -j ACCEPT 2>/dev/null \
+    || iptables -I FORWARD -i "$1" -o "$1" -j ACCEPT
+}
 daemon_up() { curl -sf --max-time 2 --unix-socket "$1" http://d/_ping >/dev/null 2>&1; }
 daemon_version() { DOCKER_HOST="unix://$1" docker version --format '{{.Server.Version}}'; }
 
@@ -192,6 +200,7 @@ if ! daemon_up "$DOCKER26_SOCK"; then
   fi
   start_dockerd docker26 "$DOCKER26_DIR" "$DOCKER26_SOCK" dirk26 172.31.226.1/24
 fi
+bridge_icc dirk26
 log "dockerd $(daemon_version "$DOCKER26_SOCK") is up on $DOCKER26_SOCK"
 
 # BuildKit v0.25: sid's dockerd 28.5 with the containerd image store (diff and merge ops, cache
@@ -213,4 +222,5 @@ if ! daemon_up "$DOCKER28_SOCK"; then
   start_dockerd docker28 "$DOCKER28_DIR" "$DOCKER28_SOCK" d28br 172.31.228.1/24 \
     --config-file "$DOCKER28_DIR/daemon.json"
 fi
+bridge_icc d28br
 log "dockerd $(daemon_version "$DOCKER28_SOCK") is up on $DOCKER28_SOCK"

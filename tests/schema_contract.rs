@@ -268,16 +268,38 @@ async fn unavailable_fields_answer_a_clear_error() {
             .map(|e| e.message.clone())
             .unwrap_or_default()
     };
-    let m = message(r#"{ container { withExposedPort(port: 8080) { id } } }"#).await;
-    assert!(
-        m.starts_with("Container.withExposedPort is not available in dirk: services"),
-        "{m}"
-    );
-    assert!(m.contains("withUnixSocket"), "{m}");
     let m = message(r#"{ project { id } }"#).await;
     assert!(
         m.starts_with("Query.project is not available in dirk: projects"),
         "{m}"
+    );
+}
+
+#[tokio::test]
+async fn exposed_ports_are_served_with_their_enum_protocol() {
+    let response = schema()
+        .execute(r#"{ container { withExposedPort(port: 8080, description: "web") { withExposedPort(port: 53, protocol: UDP) { exposedPorts { port protocol description } } } } }"#)
+        .await;
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let data = response.data.into_json().unwrap_or_default();
+    assert_eq!(
+        data["container"]["withExposedPort"]["withExposedPort"]["exposedPorts"],
+        serde_json::json!([
+            {"port": 8080, "protocol": "TCP", "description": "web"},
+            {"port": 53, "protocol": "UDP", "description": null}
+        ])
+    );
+    let bad = schema()
+        .execute(r#"{ container { withExposedPort(port: 70000) { id } } }"#)
+        .await;
+    let message = bad
+        .errors
+        .first()
+        .map(|e| e.message.clone())
+        .unwrap_or_default();
+    assert!(
+        message.contains("70000") && message.contains("1 to 65535"),
+        "{message}"
     );
 }
 

@@ -9,6 +9,7 @@ use super::query::NameValue;
 use super::resolve::{Args, Resolver, object, objects, opt_string, opt_strings, value};
 use crate::core::container::build::DockerBuild;
 use crate::core::oci::{ImageFormat, LayerCompression};
+use crate::core::service::{Port, Protocol};
 use crate::core::{Container, ExecOptions};
 use crate::llb::CacheSharing;
 
@@ -21,6 +22,18 @@ fn sharing(mode: Option<String>) -> Result<CacheSharing, ApiError> {
             "sharing",
             other,
             "expected SHARED, PRIVATE or LOCKED",
+        )),
+    }
+}
+
+fn protocol(name: Option<String>) -> Result<Protocol, ApiError> {
+    match name.as_deref() {
+        None | Some("TCP") => Ok(Protocol::Tcp),
+        Some("UDP") => Ok(Protocol::Udp),
+        Some(other) => Err(ApiError::invalid_arg(
+            "protocol",
+            other,
+            "expected TCP or UDP",
         )),
     }
 }
@@ -195,6 +208,29 @@ pub(super) fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>
     // Focus only changes how a client's own progress view highlights steps; dirk's views show
     // every step, so these keep the container as it is.
     field!(reg, "Container".["withFocus", "withoutFocus"], Container, |st, c, a| { Ok(object(c)) });
+    field!(reg, "Container"."withExposedPort", Container, |st, c, a| {
+        let port = a.opt_int("port")?.unwrap_or(0);
+        Ok(object(c.with_exposed_port(port, protocol(a.opt_enum("protocol")?)?, a.opt_string("description")?)?))
+    });
+    field!(reg, "Container"."withoutExposedPort", Container, |st, c, a| {
+        let port = a.opt_int("port")?.unwrap_or(0);
+        Ok(object(c.without_exposed_port(port, protocol(a.opt_enum("protocol")?)?)?))
+    });
+    field!(reg, "Container"."exposedPorts", Container, |st, c, a| { Ok(objects(c.ports.clone())) });
+    field!(reg, "Container"."hostname", Container, |st, c, a| { Ok(value(c.hostname(&st.rt)?)) });
+    field!(reg, "Container"."endpoint", Container, |st, c, a| {
+        let scheme = a.opt_string("scheme")?.unwrap_or_default();
+        Ok(value(c.endpoint(&st.rt, a.opt_int("port")?.unwrap_or(0), &scheme)?))
+    });
+    field!(reg, "Container"."withServiceBinding", Container, |st, c, a| {
+        let service = st.ids.container("service", &a.string("service")?)?;
+        Ok(object(c.with_service_binding(&st.rt, &a.string("alias")?, &service)?))
+    });
+    field!(reg, "Port"."port", Port, |st, p, a| { Ok(value(i64::from(p.port))) });
+    field!(reg, "Port"."protocol", Port, |st, p, a| {
+        Ok(value(async_graphql::Value::Enum(async_graphql::Name::new(p.protocol.api_name()))))
+    });
+    field!(reg, "Port"."description", Port, |st, p, a| { Ok(opt_string(p.description)) });
     field!(reg, "Container"."directory", Container, |st, c, a| { Ok(object(c.directory(&a.string("path")?)?)) });
     field!(reg, "Container"."file", Container, |st, c, a| { Ok(object(c.file(&a.string("path")?)?)) });
 }

@@ -10,16 +10,15 @@ use crate::core::git::{GitRef, GitRepository, RefKind};
 pub(super) fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>) {
     reg.insert(
         ("Query", "git"),
-        root("Query.git", |_st, a| async move {
-            if a.opt_string("experimentalServiceHost")?.is_some() {
-                return Err(ApiError::msg(
-                    "experimentalServiceHost is not available: dirk has no services yet",
-                ));
-            }
-            Ok(object(GitRepository::new(
-                &a.string("url")?,
-                a.flag("keepGitDir")?,
-            )?))
+        root("Query.git", |st, a| async move {
+            let repo = GitRepository::new(&a.string("url")?, a.flag("keepGitDir")?)?;
+            Ok(object(match a.opt_string("experimentalServiceHost")? {
+                Some(id) => {
+                    let service = st.ids.container("experimentalServiceHost", &id)?;
+                    repo.served_by(&service.hostname(&st.rt)?)
+                }
+                None => repo,
+            }))
         }),
     );
     field!(reg, "GitRepository"."branch", GitRepository, |st, r, a| { Ok(object(r.reference(RefKind::Branch, &a.string("name")?)?)) });

@@ -31,9 +31,18 @@ pub(super) fn register(reg: &mut HashMap<(&'static str, &'static str), Resolver>
     reg.insert(
         ("Query", "http"),
         root("Query.http", |st, a| async move {
+            let service = match a.opt_string("experimentalServiceHost")? {
+                Some(id) => Some(
+                    st.ids
+                        .container("experimentalServiceHost", &id)?
+                        .hostname(&st.rt)?,
+                ),
+                None => None,
+            };
             Ok(object(File::http(
                 &a.string("url")?,
                 st.rt.default_platform(),
+                service.as_deref(),
             )?))
         }),
     );

@@ -49,21 +49,9 @@ fn deprecation_reason(
 
 /// Why a declared field has no resolver: the families dirk does not serve, and what to do instead.
 fn unavailable_reason(type_name: &str, field: &str) -> String {
-    let services = [
-        "withExposedPort",
-        "withoutExposedPort",
-        "exposedPorts",
-        "withServiceBinding",
-        "hostname",
-        "endpoint",
-    ];
     if type_name.starts_with("Project") || field.starts_with("project") {
         format!(
             "{type_name}.{field} is not available in dirk: projects (experimental in Dagger v0.6) run SDK code inside the engine, which dirk does not do; call your pipeline code from the SDK directly"
-        )
-    } else if type_name == "Port" || (type_name == "Container" && services.contains(&field)) {
-        format!(
-            "{type_name}.{field} is not available in dirk: services (exposed ports, service bindings, hostnames) need container networking that stock BuildKit does not provide; run the service in the same withExec or reach it through withUnixSocket"
         )
     } else {
         format!("not implemented yet: {type_name}.{field}")

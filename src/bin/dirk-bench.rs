@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo build --release && target/release/dirk-bench            # everything
-//! target/release/dirk-bench start overhead                      # some of: start overhead throughput sync memory objects raw
+//! target/release/dirk-bench start overhead                      # some of: start overhead throughput sync memory objects services raw
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -46,6 +46,9 @@ fn main() -> Result<()> {
     }
     if run("objects") {
         rt.block_on(many_objects())?;
+    }
+    if run("services") {
+        rt.block_on(services())?;
     }
     if run("raw") {
         rt.block_on(raw_baseline::against_raw_buildkit())?;
@@ -528,5 +531,72 @@ async fn many_objects() -> Result<()> {
         (rss1.saturating_sub(rss0)) as f64 / 1024.0
     );
     s.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+/// Benchmark: a cold client exec bound to a busybox httpd service (the service starts, becomes
+/// ready, serves one request), against the same cold exec with no service. Each run has a new
+/// session and a command never run before, so neither is cached.
+async fn services() -> Result<()> {
+    const RUNS: usize = 5;
+    let service = format!(
+        r#"{{ container {{ from(address: "{BUSYBOX}") {{ withNewFile(path: "/srv/index.html", contents: "bench") {{ withExec(args: ["httpd", "-f", "-p", "8080", "-h", "/srv"]) {{ withExposedPort(port: 8080) {{ id }} }} }} }} }} }}"#
+    );
+    let (mut bound, mut plain) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        for with_service in [true, false] {
+            let s = start_session().await?;
+            let v = s.execute(&service, Value::Null, None).await;
+            if let Some(e) = errors(&v) {
+                bail!("{e}");
+            }
+            let id =
+                v["data"]["container"]["from"]["withNewFile"]["withExec"]["withExposedPort"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+            let nonce: u64 = rand::random();
+            let (binding, fetch) = if with_service {
+                (
+                    format!(r#"withServiceBinding(alias: "www", service: "{id}") {{"#),
+                    " && wget -qO- http://www:8080/",
+                )
+            } else {
+                ("{".to_owned(), "")
+            };
+            let client = format!(
+                r#"{{ container {{ from(address: "{BUSYBOX}") {{ {binding} withExec(args: ["sh", "-c", "echo {nonce}{fetch}"]) {{ stdout }} }} }} }}"#
+            );
+            // Resolve the image first: only the exec (and the service) are timed.
+            let _ = s
+                .execute(
+                    &format!(r#"{{ container {{ from(address: "{BUSYBOX}") {{ id }} }} }}"#),
+                    Value::Null,
+                    None,
+                )
+                .await;
+            let t = Instant::now();
+            let v = s.execute(&client, Value::Null, None).await;
+            let took = t.elapsed();
+            if let Some(e) = errors(&v) {
+                bail!("{e}");
+            }
+            if with_service {
+                bound.push(took)
+            } else {
+                plain.push(took)
+            }
+            s.shutdown(Duration::from_secs(5)).await;
+        }
+    }
+    bound.sort();
+    plain.sort();
+    let (b, p) = (percentile(&bound, 0.5), percentile(&plain, 0.5));
+    println!(
+        "services, cold client exec ({RUNS} runs, new session each): bound to an httpd service median {} | same exec, no service {} | the service adds {} | target <= 300 ms",
+        ms(b),
+        ms(p),
+        ms(b.saturating_sub(p))
+    );
     Ok(())
 }

@@ -412,6 +412,30 @@ impl Engine for GatewayBuild {
         result
     }
 
+    async fn run(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
+        let request = gw::SolveRequest {
+            definition: Some(def.pb.clone()),
+            allow_result_return: true,
+            allow_result_array_ref: true,
+            evaluate: true,
+            ..Default::default()
+        };
+        let mut bridge = self.bridge.clone();
+        let response = bridge
+            .solve(request)
+            .instrument(solve_span(def))
+            .await
+            .map_err(engine_error)?
+            .into_inner();
+        match response.result.and_then(|r| r.result) {
+            Some(gw::result::Result::Ref(r)) => Ok(SolvedRef(r.id)),
+            Some(gw::result::Result::RefDeprecated(id)) => Ok(SolvedRef(id)),
+            _ => Err(EngineError::Other {
+                message: "the daemon returned no result for the solve".into(),
+            }),
+        }
+    }
+
     async fn read_file(
         &self,
         result: &SolvedRef,

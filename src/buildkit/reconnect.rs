@@ -184,6 +184,10 @@ impl Engine for ReconnectingEngine {
             .await
     }
 
+    async fn run(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
+        self.with_engine(|e| async move { e.run(def).await }).await
+    }
+
     async fn read_file(
         &self,
         result: &SolvedRef,

@@ -108,6 +108,12 @@ impl Board {
     }
 }
 
+/// A step the session cancelled (a service it stopped, a request whose client went away) rather
+/// than one that failed.
+fn canceled(step: &Step) -> bool {
+    step.error.trim_end().ends_with("context canceled")
+}
+
 fn failure_lines(step: &Step) -> Vec<String> {
     let mut out = vec![format!("#{} ERROR: {}", step.index, step.error)];
     if !step.tail.is_empty() {
@@ -128,7 +134,9 @@ fn plain_lines(board: &mut Board, event: ProgressEvent) -> Vec<String> {
                 out.push(format!("#{} {}", step.index, step.name));
             }
             if finishing {
-                if !step.error.is_empty() {
+                if canceled(step) {
+                    out.push(format!("#{} CANCELED {:.1}s", step.index, step.seconds()));
+                } else if !step.error.is_empty() {
                     out.extend(failure_lines(step));
                 } else if step.cached {
                     out.push(format!("#{} CACHED", step.index));
@@ -157,6 +165,12 @@ fn tty_absorb(board: &mut Board, event: ProgressEvent) -> Vec<String> {
             let (step, finishing) = board.update(update);
             if !finishing {
                 Vec::new()
+            } else if canceled(step) {
+                vec![format!(
+                    "⊘ {} (canceled after {:.1}s)",
+                    step.name,
+                    step.seconds()
+                )]
             } else if !step.error.is_empty() {
                 let mut out = vec![format!("✖ {}", step.name)];
                 out.extend(failure_lines(step));
@@ -387,6 +401,42 @@ mod tests {
                 "#3   FAIL x",
             ]
         );
+    }
+
+    #[test]
+    fn cancelled_steps_are_not_failures() {
+        let mut board = Board::default();
+        let events = vec![
+            step("s", "exec httpd (service www)", true, false, false, ""),
+            log("s", "GET /\n"),
+            step(
+                "s",
+                "exec httpd (service www)",
+                true,
+                true,
+                false,
+                "exit code: 137: context canceled: context canceled",
+            ),
+        ];
+        let lines: Vec<String> = events
+            .into_iter()
+            .flat_map(|e| plain_lines(&mut board, e))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                "#1 exec httpd (service www)",
+                "#1 GET /",
+                "#1 CANCELED 1.5s"
+            ]
+        );
+        let mut board = Board::default();
+        tty_absorb(&mut board, step("s", "exec httpd", true, false, false, ""));
+        let done = tty_absorb(
+            &mut board,
+            step("s", "exec httpd", true, true, false, "context canceled"),
+        );
+        assert_eq!(done, vec!["⊘ exec httpd (canceled after 1.5s)"]);
     }
 
     #[test]

@@ -87,6 +87,12 @@ pub enum EngineError {
 pub trait Engine: Send + Sync + 'static {
     /// Solves `def` and returns a reference to its result. Identical definitions are solved once.
     async fn solve(&self, def: &Definition) -> Result<SolvedRef, EngineError>;
+    /// Solves `def` on its own: not shared with identical solves, not remembered, and outside the
+    /// bound on solves at once. For long-running processes (services); dropping the future cancels
+    /// the solve on the daemon.
+    async fn run(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
+        self.solve(def).await
+    }
     /// Reads `len` bytes (all when `None`) of `path` in `result`, starting at `offset`.
     async fn read_file(
         &self,

@@ -50,6 +50,9 @@ pub enum CoreError {
     /// The request is valid but cannot be carried out by this engine or daemon.
     #[error("{0}")]
     Unsupported(String),
+    /// A service a step needs could not be started, or stopped before it was ready.
+    #[error("service {service}: {message}")]
+    Service { service: String, message: String },
     /// Pushing an image to a registry failed.
     #[error("publishing {address}: {source}")]
     Publish {

@@ -22,7 +22,8 @@ pub struct File {
 impl File {
     /// The file at `url`, which the daemon downloads when the file is first needed. Its name is the
     /// last segment of the URL's path (`index` when there is none).
-    pub fn http(url: &str, platform: &Platform) -> CoreResult<File> {
+    /// `service` is the hostname of the service that serves the URL, when one does.
+    pub fn http(url: &str, platform: &Platform, service: Option<&str>) -> CoreResult<File> {
         let rest = url
             .strip_prefix("https://")
             .or_else(|| url.strip_prefix("http://"))
@@ -41,6 +42,7 @@ impl File {
             state: crate::llb::HttpSource {
                 url: url.to_owned(),
                 filename: name.clone(),
+                service: service.map(str::to_owned),
             }
             .build(),
             path: format!("/{name}"),
@@ -154,7 +156,7 @@ mod tests {
     fn http_files_are_named_after_the_url_path() {
         let p = Platform::linux("amd64");
         let name = |url: &str| {
-            File::http(url, &p)
+            File::http(url, &p, None)
                 .map(|f| f.path)
                 .map_err(|e| e.to_string())
         };

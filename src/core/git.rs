@@ -17,6 +17,8 @@ pub struct GitRepository {
     pub url: String,
     /// Keep `.git` in checked-out trees.
     pub keep_git_dir: bool,
+    /// The hostname of the service that serves it (`experimentalServiceHost`), if one does.
+    pub service: Option<String>,
 }
 
 /// A reference in a repository.
@@ -48,7 +50,15 @@ impl GitRepository {
         Ok(GitRepository {
             url: url.to_owned(),
             keep_git_dir,
+            service: None,
         })
+    }
+
+    /// The repository, served by the service with `hostname`: the daemon fetches it from the
+    /// service's address, which the service's hostname in the URL stands for.
+    pub fn served_by(mut self, hostname: &str) -> GitRepository {
+        self.service = Some(hostname.to_owned());
+        self
     }
 
     /// A reference of `kind` named `name`.
@@ -95,7 +105,8 @@ async fn ls_remote(url: &str, kind: RefKind, name: &str) -> Option<String> {
 impl GitRef {
     /// The commit this reference means for the rest of the session.
     async fn pinned(&self, rt: &Runtime) -> CoreResult<String> {
-        if self.kind == RefKind::Commit {
+        // A service's address is not known before it runs: its daemon-side fetch resolves the name.
+        if self.kind == RefKind::Commit || self.repo.service.is_some() {
             return Ok(self.name.clone());
         }
         let pins = rt.git_pins();
@@ -118,6 +129,7 @@ impl GitRef {
             url: self.repo.url.clone(),
             reference,
             keep_git_dir: self.repo.keep_git_dir,
+            service: self.repo.service.clone(),
         }
         .build();
         Ok(Directory {

@@ -20,6 +20,7 @@ pub mod progress;
 pub mod registry;
 pub mod runtime;
 pub mod secret;
+pub mod service;
 pub mod socket;
 pub mod solve;
 pub mod stores;

@@ -108,6 +108,21 @@ impl Runtime {
         &self.stores.secrets
     }
 
+    /// The session's services.
+    pub fn services(&self) -> &super::service::ServiceManager {
+        &self.stores.services
+    }
+
+    /// The session's forwarded sockets.
+    pub fn sockets(&self) -> Arc<super::socket::SocketRegistry> {
+        self.stores.sockets.clone()
+    }
+
+    /// The engine, as a handle that may outlive the call (for work running in the background).
+    pub fn engine_handle(&self) -> Arc<dyn Engine> {
+        self.engine.clone()
+    }
+
     /// This runtime, with access to the host's files through `host`.
     pub fn with_host(mut self, host: Host) -> Self {
         self.host = Some(host);

@@ -38,6 +38,11 @@ impl SocketRegistry {
         Socket { id }
     }
 
+    /// Stops forwarding socket `id`.
+    pub fn unregister(&self, id: &str) {
+        self.paths.writing().remove(id);
+    }
+
     /// The host path of socket `id`.
     pub fn path_of(&self, id: &str) -> Option<PathBuf> {
         self.paths.reading().get(id).cloned()

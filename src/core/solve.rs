@@ -10,13 +10,15 @@ use crate::llb::{Exec, Mount, Platform, State};
 use crate::shim;
 
 /// Solves `state`; when a command in it fails, returns that command's [`ExecError`].
+/// The services the graph names run (and are given to it) for as long as the solve takes.
 pub async fn evaluate(rt: &Runtime, state: &State, action: &str) -> CoreResult<Option<SolvedRef>> {
+    let (state, _services) = rt.services().bind(rt, state).await?;
     let Some(def) = state.marshal() else {
         return Ok(None);
     };
     match rt.engine().solve(&def).await {
         Ok(r) => Ok(Some(r)),
-        Err(err) => Err(explain_failure(rt, state, err, action).await),
+        Err(err) => Err(explain_failure(rt, &state, err, action).await),
     }
 }
 

@@ -114,6 +114,35 @@ pub struct Exec {
     pub description: Option<String>,
     /// Never take this exec from the cache.
     pub ignore_cache: bool,
+    /// The host name the process sees (`None`: the daemon's default).
+    pub hostname: Option<String>,
+    /// Names added to the process's `/etc/hosts`.
+    pub hosts: Vec<ExtraHost>,
+}
+
+/// A name added to an exec's `/etc/hosts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraHost {
+    /// The name.
+    pub name: String,
+    /// What it points at.
+    pub addr: HostAddr,
+}
+
+/// What an extra host name points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostAddr {
+    /// A fixed IP address.
+    Ip(String),
+    /// The address of the service with this hostname, known only once it runs: the graph must be
+    /// given the address ([`State::with_service_addrs`]) before it is solved.
+    Service(String),
+}
+
+/// What a service's address reads as in a graph that has not been given it. Not an IP: a daemon
+/// sent such a graph by mistake fails the step instead of running it against a wrong address.
+pub(crate) fn unresolved_addr(hostname: &str) -> String {
+    format!("service:{hostname}")
 }
 
 /// The outputs of a built exec: the root filesystem and each writable mount.
@@ -223,6 +252,18 @@ impl Exec {
                     self.cwd.clone()
                 },
                 user: self.user.clone(),
+                hostname: self.hostname.clone().unwrap_or_default(),
+                extra_hosts: self
+                    .hosts
+                    .iter()
+                    .map(|h| pb::HostIp {
+                        host: h.name.clone(),
+                        ip: match &h.addr {
+                            HostAddr::Ip(ip) => ip.clone(),
+                            HostAddr::Service(name) => unresolved_addr(name),
+                        },
+                    })
+                    .collect(),
                 ..Default::default()
             }),
             mounts: pb_mounts,
@@ -246,6 +287,16 @@ impl Exec {
         let platform = self.platform.as_ref().map(Platform::to_pb);
         let description = self.description.clone();
         let ignore_cache = self.ignore_cache;
+        let services = self
+            .hosts
+            .iter()
+            .filter_map(|h| match &h.addr {
+                HostAddr::Service(name) => Some(name.clone()),
+                HostAddr::Ip(_) => None,
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let mut node = Node::new(
             OpKind::Exec(Box::new(self), op),
             inputs.into_states(),
@@ -255,6 +306,7 @@ impl Exec {
             node.description.insert("llb.customname".into(), name);
         }
         node.ignore_cache = ignore_cache;
+        node.services = services;
         let node = std::sync::Arc::new(node);
         let at = |output: u32| State {
             node: Some(node.clone()),
@@ -267,6 +319,21 @@ impl Exec {
                 .map(|(dest, o)| (dest, at(o)))
                 .collect(),
         }
+    }
+
+    /// Every state this description reads (its root filesystem and mount sources), mutably.
+    pub(crate) fn states_mut(&mut self) -> Vec<&mut State> {
+        let mut out: Vec<&mut State> = self.rootfs.iter_mut().collect();
+        for m in &mut self.mounts {
+            match &mut m.kind {
+                MountKind::Bind(s) => out.push(s),
+                MountKind::Cache {
+                    source: Some(s), ..
+                } => out.push(s),
+                _ => {}
+            }
+        }
+        out
     }
 
     /// Takes every state this description holds, leaving it empty (used to drop long chains iteratively).

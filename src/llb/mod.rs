@@ -8,13 +8,14 @@
 
 mod exec;
 mod file;
+mod hosts;
 mod marshal;
 pub(crate) mod node;
 mod platform;
 mod scope;
 mod source;
 
-pub use exec::{CacheSharing, Exec, ExecOutputs, Mount, MountKind};
+pub use exec::{CacheSharing, Exec, ExecOutputs, ExtraHost, HostAddr, Mount, MountKind};
 pub use file::{Chown, FileAction};
 pub use marshal::{Definition, DefinitionError};
 pub use node::{State, digest_of};

@@ -11,6 +11,7 @@ use super::exec::Exec;
 use super::pb;
 
 /// What a node's op is, before its inputs are turned into digests.
+#[derive(Clone)]
 #[allow(clippy::large_enum_variant)] // one per node, never moved around in bulk
 pub(crate) enum OpKind {
     Source(pb::SourceOp),
@@ -30,6 +31,8 @@ pub(crate) struct Node {
     pub(crate) platform: Option<pb::Platform>,
     pub(crate) description: BTreeMap<String, String>,
     pub(crate) ignore_cache: bool,
+    /// Hostnames of the services whose addresses this op itself names (sorted, distinct).
+    pub(crate) services: Vec<String>,
     /// Filesystem layers this op stacks on top of a source (see [`State::stack_depth`]).
     depth: u32,
     encoded: OnceLock<Encoded>,
@@ -170,6 +173,7 @@ impl Node {
             platform,
             description: BTreeMap::new(),
             ignore_cache: false,
+            services: Vec::new(),
             depth,
             encoded: OnceLock::new(),
         }
@@ -201,15 +205,26 @@ impl Node {
 
     /// Encodes this node assuming its inputs are already encoded.
     fn encode_shallow(&self) -> Encoded {
+        self.encode_with(true, |s| {
+            s.node
+                .as_ref()
+                .map(|n| n.encoded().digest.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Encodes this node with its inputs' digests from `input_digest`; `scoped` adds the process's
+    /// scope to root ops (see [`super::scope`]).
+    pub(crate) fn encode_with(
+        &self,
+        scoped: bool,
+        input_digest: impl Fn(&State) -> String,
+    ) -> Encoded {
         let inputs = self
             .inputs
             .iter()
             .map(|s| pb::Input {
-                digest: s
-                    .node
-                    .as_ref()
-                    .map(|n| n.encoded().digest.clone())
-                    .unwrap_or_default(),
+                digest: input_digest(s),
                 index: i64::from(s.output),
             })
             .collect();
@@ -219,7 +234,7 @@ impl Node {
             OpKind::File(f) => (Some(pb::op::Op::File(f.clone())), None),
             OpKind::Raw(raw) => (raw.op.clone(), raw.constraints.clone()),
         };
-        let constraints = if self.inputs.is_empty() {
+        let constraints = if self.inputs.is_empty() && scoped {
             Some(super::scope::root_constraints(constraints))
         } else {
             constraints

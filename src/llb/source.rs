@@ -6,6 +6,17 @@ use super::node::{Node, OpKind, State};
 use super::pb;
 use super::platform::Platform;
 
+impl State {
+    /// Records on a just-built source that its URL names `service`.
+    fn set_services(&mut self, service: Option<String>) {
+        if let (Some(service), Some(node)) = (service, self.node.as_mut())
+            && let Some(node) = std::sync::Arc::get_mut(node)
+        {
+            node.services = vec![service];
+        }
+    }
+}
+
 /// A source op as a state, named `name` in progress output.
 fn source_state(op: pb::SourceOp, platform: Option<pb::Platform>, name: Option<String>) -> State {
     let mut node = Node::new(OpKind::Source(op), Vec::new(), platform);
@@ -44,6 +55,8 @@ pub struct HttpSource {
     pub url: String,
     /// The file's name in the result.
     pub filename: String,
+    /// The hostname of the service the URL points at, if it does (see [`State::with_service_addrs`]).
+    pub service: Option<String>,
 }
 
 impl HttpSource {
@@ -55,7 +68,9 @@ impl HttpSource {
             identifier: self.url.clone(),
             attrs,
         };
-        source_state(op, None, Some(format!("download {}", self.url)))
+        let mut state = source_state(op, None, Some(format!("download {}", self.url)));
+        state.set_services(self.service);
+        state
     }
 }
 
@@ -68,6 +83,8 @@ pub struct GitSource {
     pub reference: String,
     /// Keep the `.git` directory in the result.
     pub keep_git_dir: bool,
+    /// The hostname of the service the URL points at, if it does (see [`State::with_service_addrs`]).
+    pub service: Option<String>,
 }
 
 impl GitSource {
@@ -87,7 +104,9 @@ impl GitSource {
             attrs,
         };
         let name = format!("git {} {}", self.url, self.reference);
-        source_state(op, None, Some(name))
+        let mut state = source_state(op, None, Some(name));
+        state.set_services(self.service);
+        state
     }
 }
 

@@ -227,3 +227,112 @@ fn only_ops_without_inputs_carry_the_graph_scope() {
         .collect();
     assert_eq!(scoped, vec![true, false, false], "image, exec, file");
 }
+
+/// An exec bound to service `svc` as `alias`, and a file op after it.
+fn bound_client(alias: &str) -> State {
+    let root = ImageSource {
+        reference: "docker.io/library/busybox:latest".into(),
+        platform: Some(Platform::linux("amd64")),
+    }
+    .build();
+    let exec = Exec {
+        args: vec!["wget".into(), format!("http://{alias}/")],
+        cwd: "/".into(),
+        rootfs: Some(root),
+        hosts: vec![
+            ExtraHost {
+                name: alias.into(),
+                addr: HostAddr::Service("svc0000000001".into()),
+            },
+            ExtraHost {
+                name: "svc0000000001".into(),
+                addr: HostAddr::Service("svc0000000001".into()),
+            },
+        ],
+        ..Default::default()
+    }
+    .build();
+    exec.root().file(
+        vec![FileAction::Mkdir {
+            path: "/after".into(),
+            mode: 0o755,
+            parents: true,
+            owner: None,
+        }],
+        None,
+        None,
+    )
+}
+
+fn extra_hosts(def: &Definition) -> Vec<(String, String)> {
+    def.pb
+        .def
+        .iter()
+        .filter_map(|bytes| {
+            use prost::Message;
+            pb::Op::decode(bytes.as_slice()).ok()
+        })
+        .filter_map(|op| match op.op {
+            Some(pb::op::Op::Exec(e)) => e.meta,
+            _ => None,
+        })
+        .flat_map(|m| m.extra_hosts)
+        .map(|h| (h.host, h.ip))
+        .collect()
+}
+
+#[test]
+fn service_addresses_are_given_to_a_copy_of_the_graph() {
+    let state = bound_client("www");
+    let needed = state.service_aliases();
+    assert_eq!(needed.len(), 1);
+    assert_eq!(
+        needed
+            .get("svc0000000001")
+            .map(|a| a.iter().cloned().collect::<Vec<_>>()),
+        Some(vec!["www".to_owned()])
+    );
+    let Some(unbound) = state.marshal() else {
+        panic!("marshals")
+    };
+    assert!(
+        extra_hosts(&unbound)
+            .iter()
+            .all(|(_, ip)| ip == "service:svc0000000001"),
+        "an unbound graph names no address"
+    );
+    let addrs =
+        std::collections::HashMap::from([("svc0000000001".to_owned(), "172.17.0.9".to_owned())]);
+    let bound = state.with_service_addrs(&addrs);
+    let Some(def) = bound.marshal() else {
+        panic!("marshals")
+    };
+    assert_eq!(
+        extra_hosts(&def),
+        vec![
+            ("www".to_owned(), "172.17.0.9".to_owned()),
+            ("svc0000000001".to_owned(), "172.17.0.9".to_owned())
+        ]
+    );
+    assert_ne!(
+        def.head, unbound.head,
+        "the step after the exec is copied too"
+    );
+    assert_eq!(def.pb.def.len(), unbound.pb.def.len());
+    assert_eq!(state.stable_digest(), bound_client("www").stable_digest());
+    assert_ne!(state.stable_digest(), bound.stable_digest());
+    // A graph that names no service is left as it is.
+    let plain = sample();
+    assert_eq!(plain.with_service_addrs(&addrs).digest(), plain.digest());
+}
+
+#[test]
+fn stable_digests_leave_the_scope_out() {
+    let state = sample();
+    let Some(stable) = state.stable_digest() else {
+        panic!("not scratch")
+    };
+    assert_ne!(Some(stable.as_str()), state.digest());
+    assert_eq!(state.stable_digest(), sample().stable_digest());
+    assert_eq!(State::scratch().stable_digest(), None);
+}

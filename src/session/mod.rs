@@ -275,6 +275,8 @@ impl Session {
         }
         let _ = tokio::time::timeout(timeout, &mut self.server).await;
         self.server.abort();
+        let rt = &self.state.rt;
+        rt.services().stop_all(rt.progress()).await;
         self.buildkit.close(timeout).await;
         // The progress stream ends with the session: the last steps' spans are made by then.
         if let Some(recorder) = self.step_spans.take() {

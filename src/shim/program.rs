@@ -87,7 +87,7 @@ fn run(args: &[OsString]) -> i32 {
     };
     let mut cmd = Command::new(program);
     cmd.args(rest);
-    for var in [ENV_NO_FAIL, ENV_REDIRECT_STDOUT, ENV_REDIRECT_STDERR, ENV_SECRET_ENV, ENV_SECRET_FILES, ENV_USER] {
+    for var in [ENV_NO_FAIL, ENV_REDIRECT_STDOUT, ENV_REDIRECT_STDERR, ENV_SECRET_ENV, ENV_SECRET_FILES, ENV_USER, ENV_SERVICE_PORTS] {
         cmd.env_remove(var);
     }
     let secrets = match read_secrets() {
@@ -151,6 +151,7 @@ fn run(args: &[OsString]) -> i32 {
             return code;
         }
     };
+    let service = env::var_os(ENV_SERVICE_PORTS).map(|ports| service::Readiness::start(&ports.to_string_lossy()));
     let out = child.stdout.take().map(|r| {
         let secrets = secrets.clone();
         thread::spawn(move || tee(r, io::stdout(), &mut out_sinks, &secrets))
@@ -159,9 +160,112 @@ fn run(args: &[OsString]) -> i32 {
     for t in [out, err].into_iter().flatten() {
         let _ = t.join();
     }
-    match child.wait() {
+    let code = match child.wait() {
         Ok(status) => status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
         Err(_) => 1,
+    };
+    if let Some(service) = service {
+        service.exited(code);
+    }
+    code
+}
+
+/// A service's readiness: the shim finds the address the service is reachable at, waits until each
+/// exposed TCP port accepts connections there, and reports both to dirk through the socket at
+/// [`SERVICE_READY_SOCKET`]. UDP ports cannot be probed: a started command counts as ready on them.
+mod service {
+    use super::{META_DIR, META_STDERR, META_STDOUT, SERVICE_READY_SOCKET};
+    use std::io::Write;
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+    use std::os::unix::net::UnixStream;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::thread;
+    use std::time::Duration;
+
+    pub struct Readiness {
+        channel: Arc<Mutex<Option<UnixStream>>>,
+        done: Arc<AtomicBool>,
+    }
+
+    /// The address other containers reach this one at: the source address of its default route
+    /// (no packet is sent), or loopback when it has none.
+    fn own_address() -> IpAddr {
+        ["192.0.2.1:9", "[2001:db8::1]:9"]
+            .iter()
+            .find_map(|target| {
+                let bind = if target.starts_with('[') { "[::]:0" } else { "0.0.0.0:0" };
+                let sock = UdpSocket::bind(bind).ok()?;
+                sock.connect(target).ok()?;
+                sock.local_addr().ok().map(|a| a.ip())
+            })
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    fn send(channel: &Mutex<Option<UnixStream>>, line: &str) {
+        if let Ok(mut guard) = channel.lock() {
+            if let Some(stream) = guard.as_mut() {
+                let _ = stream.write_all(line.as_bytes());
+                let _ = stream.flush();
+            }
+        }
+    }
+
+    impl Readiness {
+        /// Starts watching the ports in `ports` (`PORT/tcp PORT/udp ...`).
+        pub fn start(ports: &str) -> Readiness {
+            let stream = (0..20).find_map(|_| {
+                UnixStream::connect(SERVICE_READY_SOCKET).ok().or_else(|| {
+                    thread::sleep(Duration::from_millis(50));
+                    None
+                })
+            });
+            let channel = Arc::new(Mutex::new(stream));
+            let done = Arc::new(AtomicBool::new(false));
+            let tcp: Vec<u16> = ports
+                .split_whitespace()
+                .filter_map(|p| p.strip_suffix("/tcp"))
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            let (ch, dn) = (channel.clone(), done.clone());
+            thread::spawn(move || {
+                let ip = own_address();
+                send(&ch, &format!("addr {ip}\n"));
+                for port in tcp {
+                    let target = SocketAddr::new(ip, port);
+                    let mut pause = Duration::from_millis(10);
+                    loop {
+                        if dn.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        if TcpStream::connect_timeout(&target, Duration::from_secs(1)).is_ok() {
+                            break;
+                        }
+                        thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(250));
+                    }
+                }
+                if !dn.swap(true, Ordering::SeqCst) {
+                    send(&ch, "ready\n");
+                }
+            });
+            Readiness { channel, done }
+        }
+
+        /// The command ended with `code`: when it was not ready yet, say so with its last output.
+        pub fn exited(self, code: i32) {
+            if self.done.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            let mut report = format!("exit {code}\n");
+            for name in [META_STDOUT, META_STDERR] {
+                let text = std::fs::read(Path::new(META_DIR).join(name)).unwrap_or_default();
+                let start = text.len().saturating_sub(2048);
+                report.push_str(&String::from_utf8_lossy(&text[start..]));
+            }
+            send(&self.channel, &report);
+        }
     }
 }
 

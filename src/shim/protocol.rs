@@ -42,3 +42,9 @@ pub(crate) const APPLY_ARG: &str = "--dirk-apply";
 pub(crate) const SELECT_ARG: &str = "--dirk-select";
 /// The user (`user[:group]`, names or ids) the command runs as; the shim itself runs as root.
 pub(crate) const ENV_USER: &str = "_DIRK_USER";
+/// Where a service's readiness socket is mounted: the shim of a service's exec tells dirk there the
+/// service's address (`addr IP`), then `ready` once every exposed TCP port accepts connections, or
+/// `exit CODE` followed by the command's last output when it ends before that.
+pub(crate) const SERVICE_READY_SOCKET: &str = "/.dirk-service.sock";
+/// Set on a service's exec: its exposed ports, `PORT/tcp` or `PORT/udp`, separated by spaces.
+pub(crate) const ENV_SERVICE_PORTS: &str = "_DIRK_SERVICE_PORTS";

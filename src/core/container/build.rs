@@ -41,7 +41,11 @@ impl Directory {
     ) -> CoreResult<Container> {
         rt.require(FRONTEND_INPUTS_CAP, "Dockerfile builds")?;
         let dockerfile = build.dockerfile.as_deref().unwrap_or("Dockerfile");
-        let Some(def) = self.rooted("build context").marshal() else {
+        let (context, _services) = rt
+            .services()
+            .bind(rt, &self.rooted("build context"))
+            .await?;
+        let Some(def) = context.marshal() else {
             return Err(CoreError::NotFound {
                 object: "Dockerfile build: the context is empty".into(),
                 path: dockerfile.to_owned(),

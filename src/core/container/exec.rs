@@ -7,7 +7,7 @@ use crate::core::layers;
 use crate::core::runtime::Runtime;
 use crate::core::secret::Secret;
 use crate::core::solve::evaluate;
-use crate::llb::{Exec, FileAction, Mount, MountKind, State};
+use crate::llb::{Exec, ExtraHost, FileAction, HostAddr, Mount, MountKind, State};
 use crate::shim;
 
 /// `PATH` used when the container's environment has none (the same default as Docker's).
@@ -151,6 +151,17 @@ impl Container {
                 secret_files.join("\n")
             ));
         }
+        let mut hosts: Vec<ExtraHost> = Vec::new();
+        for (alias, hostname) in &self.bindings {
+            for name in [alias, hostname] {
+                if !hosts.iter().any(|h| &h.name == name) {
+                    hosts.push(ExtraHost {
+                        name: name.clone(),
+                        addr: HostAddr::Service(hostname.clone()),
+                    });
+                }
+            }
+        }
         let description = self.step_name(&format!("exec {}", args.join(" ")));
         let exec = Exec {
             args: std::iter::once(shim::SHIM_PATH.to_owned())
@@ -165,6 +176,7 @@ impl Container {
             insecure: opts.insecure_root_capabilities,
             platform: Some(self.platform.clone()),
             description: Some(description),
+            hosts,
             ..Default::default()
         };
         let out = exec.build();
@@ -185,7 +197,7 @@ impl Container {
     }
 
     /// The meta state of the last exec, running the default command first when nothing has run yet.
-    fn meta_state(&self, rt: &Runtime) -> CoreResult<State> {
+    pub(crate) fn meta_state(&self, rt: &Runtime) -> CoreResult<State> {
         if let Some(m) = &self.meta {
             return Ok(m.clone());
         }

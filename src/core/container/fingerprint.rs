@@ -52,6 +52,11 @@ impl Container {
             self.platform,
             self.image_ref.as_deref().unwrap_or_default(),
             secret_env.join("\n"),
-        ) + &format!("\npipeline {}", self.pipeline)
+        ) + &format!(
+            "\npipeline {}\nports {}\nbindings {}",
+            self.pipeline,
+            serde_json::to_string(&self.ports).unwrap_or_default(),
+            serde_json::to_string(&self.bindings).unwrap_or_default()
+        )
     }
 }

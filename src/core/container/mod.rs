@@ -1,7 +1,8 @@
 //! Containers: a root filesystem, its runtime configuration, mounts, and the output of the last exec.
 //! This file holds the value and its configuration builders; each family of verbs has a file:
 //! `exec` (running commands and reading their output), `import` (image tarballs), `publish`
-//! (images out of the session: publish and image export), `build` (Dockerfile builds).
+//! (images out of the session: publish and image export), `build` (Dockerfile builds), `service`
+//! (exposed ports, hostnames and service bindings).
 
 pub mod build;
 pub mod exec;
@@ -10,6 +11,7 @@ pub mod import;
 pub mod mounts;
 pub mod owner;
 pub mod publish;
+pub mod service;
 
 pub use mounts::{ContainerMount, MountSource, SECRET_FILE_MODE};
 use owner::owned;
@@ -45,6 +47,10 @@ pub struct Container {
     pub secret_env: Vec<(String, Secret)>,
     /// The pipeline the container's steps belong to (`outer / inner`), shown with each step.
     pub pipeline: String,
+    /// Ports it exposes when it runs as a service, in the order they were added.
+    pub ports: Vec<crate::core::service::Port>,
+    /// Services its later commands reach, by alias: (alias, service hostname).
+    pub bindings: Vec<(String, String)>,
 }
 
 impl Container {
@@ -59,6 +65,8 @@ impl Container {
             image_ref: None,
             secret_env: Vec::new(),
             pipeline: String::new(),
+            ports: Vec::new(),
+            bindings: Vec::new(),
         }
     }
 

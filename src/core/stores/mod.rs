@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::registry::RegistryAuth;
 use super::secret::SecretStore;
+use super::service::ServiceManager;
 use super::socket::SocketRegistry;
 use exports::ExportSlot;
 use git_pins::GitPins;
@@ -31,4 +32,6 @@ pub struct SessionStores {
     pub exports: Arc<ExportSlot>,
     /// The commits git branches and tags were pinned to.
     pub git_pins: Arc<GitPins>,
+    /// Service definitions and running instances.
+    pub services: Arc<ServiceManager>,
 }
