@@ -52,7 +52,7 @@ pub(crate) async fn export_state(
     exporter: &str,
     install: impl FnOnce(&Path) -> CoreResult<()>,
 ) -> CoreResult<()> {
-    let (state, _services) = rt.services().bind(rt, state).await?;
+    let (state, _services) = rt.with_services(state).await?;
     let def = state.marshal();
     let received = if exporter == "local" {
         Received::Tree

@@ -113,14 +113,18 @@ impl Runtime {
         &self.stores.services
     }
 
-    /// The session's forwarded sockets.
-    pub fn sockets(&self) -> Arc<super::socket::SocketRegistry> {
-        self.stores.sockets.clone()
-    }
-
-    /// The engine, as a handle that may outlive the call (for work running in the background).
-    pub fn engine_handle(&self) -> Arc<dyn Engine> {
-        self.engine.clone()
+    /// Starts (or joins) the services `state` names: the graph with their addresses, and the
+    /// leases that keep them running (hold them until the graph's solve is done).
+    pub async fn with_services(
+        &self,
+        state: &State,
+    ) -> CoreResult<(State, Vec<super::service::Lease>)> {
+        let cx = super::service::ServiceContext {
+            engine: self.engine.clone(),
+            sockets: self.stores.sockets.clone(),
+            progress: self.progress.clone(),
+        };
+        self.stores.services.bind(&cx, state).await
     }
 
     /// This runtime, with access to the host's files through `host`.

@@ -12,7 +12,7 @@ use crate::shim;
 /// Solves `state`; when a command in it fails, returns that command's [`ExecError`].
 /// The services the graph names run (and are given to it) for as long as the solve takes.
 pub async fn evaluate(rt: &Runtime, state: &State, action: &str) -> CoreResult<Option<SolvedRef>> {
-    let (state, _services) = rt.services().bind(rt, state).await?;
+    let (state, _services) = rt.with_services(state).await?;
     let Some(def) = state.marshal() else {
         return Ok(None);
     };

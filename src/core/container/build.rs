@@ -41,10 +41,7 @@ impl Directory {
     ) -> CoreResult<Container> {
         rt.require(FRONTEND_INPUTS_CAP, "Dockerfile builds")?;
         let dockerfile = build.dockerfile.as_deref().unwrap_or("Dockerfile");
-        let (context, _services) = rt
-            .services()
-            .bind(rt, &self.rooted("build context"))
-            .await?;
+        let (context, _services) = rt.with_services(&self.rooted("build context")).await?;
         let Some(def) = context.marshal() else {
             return Err(CoreError::NotFound {
                 object: "Dockerfile build: the context is empty".into(),

@@ -15,11 +15,10 @@ use futures::future::{BoxFuture, FutureExt, try_join_all};
 use tokio::sync::oneshot;
 
 use super::ready::{ReadyChannel, Report};
-use super::{Port, Protocol, Service, ServiceDefinitions, display_name};
+use super::{Port, Protocol, Service, ServiceContext, ServiceDefinitions, display_name};
 use crate::core::engine::{EngineError, SolvedRef};
 use crate::core::error::{CoreError, CoreResult};
 use crate::core::progress::ProgressSink;
-use crate::core::runtime::Runtime;
 use crate::llb::{Mount, MountKind, State};
 use crate::shim;
 use crate::sync::Locked;
@@ -154,7 +153,11 @@ impl Drop for Lease {
 impl ServiceManager {
     /// Starts (or joins) every service `state` names and returns the graph with their addresses,
     /// with the leases that keep them running: hold them until the graph's solve is done.
-    pub async fn bind(&self, rt: &Runtime, state: &State) -> CoreResult<(State, Vec<Lease>)> {
+    pub async fn bind(
+        &self,
+        cx: &ServiceContext,
+        state: &State,
+    ) -> CoreResult<(State, Vec<Lease>)> {
         let needed = state.service_aliases();
         if needed.is_empty() {
             return Ok((state.clone(), Vec::new()));
@@ -162,7 +165,7 @@ impl ServiceManager {
         let leases = try_join_all(
             needed
                 .iter()
-                .map(|(hostname, aliases)| self.acquire(rt, hostname, aliases)),
+                .map(|(hostname, aliases)| self.acquire(cx, hostname, aliases)),
         )
         .await?;
         let addrs: HashMap<String, String> = leases
@@ -197,7 +200,7 @@ impl ServiceManager {
     /// A lease on the running instance of `hostname`, starting it when none runs.
     fn acquire<'a>(
         &'a self,
-        rt: &'a Runtime,
+        cx: &'a ServiceContext,
         hostname: &'a str,
         aliases: &'a BTreeSet<String>,
     ) -> BoxFuture<'a, CoreResult<Lease>> {
@@ -214,7 +217,7 @@ impl ServiceManager {
                     service: display_name(hostname, aliases),
                     message: "this session has no such service; pass the service container itself (withServiceBinding, experimentalServiceHost) in the same session".into(),
                 })?;
-                s.instance = Some(self.launch(rt, &def, aliases).await?);
+                s.instance = Some(self.launch(cx, &def, aliases).await?);
             }
             s.users += 1;
             s.generation += 1;
@@ -228,7 +231,7 @@ impl ServiceManager {
                 addr,
                 slot: slot.clone(),
                 grace: self.grace,
-                progress: rt.progress().clone(),
+                progress: cx.progress.clone(),
                 listening: self.listening.clone(),
             })
         }
@@ -238,25 +241,30 @@ impl ServiceManager {
     /// Starts one instance of `def` and waits until it is ready.
     async fn launch(
         &self,
-        rt: &Runtime,
+        cx: &ServiceContext,
         def: &Service,
         aliases: &BTreeSet<String>,
     ) -> CoreResult<Instance> {
         let name = display_name(&def.hostname, aliases);
-        let step = rt
-            .progress()
+        let step = cx
+            .progress
             .start(format!("start service {name}: {}", def.command()));
-        let result = self.launch_inner(rt, def, &name).await;
+        let result = self.launch_inner(cx, def, &name).await;
         let _ = step.finish(result.as_ref().map(|_| ()).map_err(ToString::to_string));
         result
     }
 
-    async fn launch_inner(&self, rt: &Runtime, def: &Service, name: &str) -> CoreResult<Instance> {
+    async fn launch_inner(
+        &self,
+        cx: &ServiceContext,
+        def: &Service,
+        name: &str,
+    ) -> CoreResult<Instance> {
         let failed = |message: String| CoreError::Service {
             service: name.to_owned(),
             message,
         };
-        let channel = ReadyChannel::open(rt.sockets())
+        let channel = ReadyChannel::open(cx.sockets.clone())
             .map_err(|e| failed(format!("cannot open its readiness socket: {e}")))?;
         let mut spec = def.exec.clone();
         spec.hostname = Some(def.hostname.clone());
@@ -284,11 +292,11 @@ impl ServiceManager {
             .mount(shim::META_DIR)
             .ok_or_else(|| failed("its exec has no output to run".into()))?;
         // Services this one is bound to start first, and run as long as it does.
-        let (meta, deps) = Box::pin(self.bind(rt, &meta)).await?;
+        let (meta, deps) = Box::pin(self.bind(cx, &meta)).await?;
         let graph = meta
             .marshal()
             .ok_or_else(|| failed("its exec has no output to run".into()))?;
-        let engine = rt.engine_handle();
+        let engine = cx.engine.clone();
         tracing::debug!(service = %name, socket = %channel.socket.id, "starting service");
         let ended = Arc::new(AtomicBool::new(false));
         let (done_tx, done_rx) = oneshot::channel();

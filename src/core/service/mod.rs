@@ -15,10 +15,22 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use super::engine::Engine;
 use super::error::{CoreError, CoreResult};
+use super::progress::ProgressSink;
+use super::socket::SocketRegistry;
 use crate::llb::{Exec, State};
 use crate::sync::Locked;
 pub use instances::{Lease, ServiceManager};
+
+/// What starting services takes from the session: its engine, its forwarded sockets (for the
+/// readiness channel) and where its own steps are announced.
+#[derive(Clone)]
+pub struct ServiceContext {
+    pub engine: Arc<dyn Engine>,
+    pub sockets: Arc<SocketRegistry>,
+    pub progress: ProgressSink,
+}
 
 /// A network protocol of an exposed port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
