@@ -280,3 +280,54 @@ fn every_step_is_a_span_with_its_times_cache_state_and_error() -> common::TestRe
     assert!(!names.iter().any(|n| n.contains("shim")), "{names:?}");
     Ok(())
 }
+
+#[test]
+fn a_service_is_its_own_step_with_its_start_and_stop() -> common::TestResult {
+    let rt = tokio::runtime::Runtime::new()?;
+    let (endpoint, spans) = receiver(&rt);
+    let dir = tempfile::tempdir()?;
+    let service = serde_json::json!({ "query": format!(
+        r#"{{ container {{ from(address: "{BUSYBOX}") {{ withExec(args: ["httpd", "-f", "-p", "8080", "-h", "/tmp"]) {{ withExposedPort(port: 8080) {{ id }} }} }} }} }}"#
+    )});
+    let client = serde_json::json!({ "query": format!(
+        r#"{{ container {{ from(address: "{BUSYBOX}") {{ withServiceBinding(alias: "www", service: "SVCID") {{ withExec(args: ["sh", "-c", "wget -qO- http://www:8080/ || echo reached"]) {{ stdout }} }} }} }} }}"#
+    )});
+    std::fs::write(dir.path().join("service.json"), service.to_string())?;
+    std::fs::write(dir.path().join("client.tmpl"), client.to_string())?;
+    // The script talks to its session over HTTP, as an SDK would; the service stops 3 s after the
+    // client is done, while the session is still open.
+    let script = r#"set -e
+post() { curl -sf -u "$DAGGER_SESSION_TOKEN:" -H 'content-type: application/json' --data-binary "@$1" "http://127.0.0.1:$DAGGER_SESSION_PORT/query"; }
+id=$(post service.json | sed -E 's/.*"id":"([^"]+)".*/\1/')
+sed "s/SVCID/$id/" client.tmpl > client.json
+post client.json
+sleep 6
+"#;
+    let out = Command::new(env!("CARGO_BIN_EXE_dirk"))
+        .args(["run", "--progress", "none", "--", "sh", "-c", script])
+        .current_dir(dir.path())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("reached"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names: Vec<String> = spans
+        .lock()
+        .map(|s| s.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
+    let has = |prefix: &str| names.iter().any(|n| n.starts_with(prefix));
+    assert!(has("start service www ("), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.contains("exec httpd -f -p 8080 -h /tmp (service www (")),
+        "{names:?}"
+    );
+    assert!(has("stop service www ("), "{names:?}");
+    Ok(())
+}
