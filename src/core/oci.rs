@@ -1,8 +1,10 @@
-//! Image tarballs and image blobs. The daemon exports a container's filesystem as a tar stream (its
-//! `tar` exporter, which every BuildKit has); this module turns that stream into the single layer of
-//! an image (compressed as asked), with its config and manifest, and writes an OCI image layout
-//! archive around one or more such images, with a Docker `manifest.json` as well, so that
-//! `docker load` and OCI tools read the same file. Publishing pushes the same blobs to a registry.
+//! Image tarballs and image blobs. The daemon exports filesystems as tar streams (its `tar`
+//! exporter, which every BuildKit has); this module turns such a stream into an image layer
+//! (compressed as asked) on top of the layers of the image a container came from (kept as they are
+//! on their registry), or into the one layer of a container with no base image, with the image's
+//! config and manifest. It writes an OCI image layout archive around one or more images, with a
+//! Docker `manifest.json` as well, so that `docker load` and OCI tools read the same file.
+//! Publishing pushes the same blobs to a registry.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -94,15 +96,15 @@ impl ImageFormat {
 /// A content-addressed blob as manifests refer to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {
-    pub media_type: &'static str,
+    pub media_type: String,
     pub digest: String,
     pub size: u64,
 }
 
 impl Descriptor {
-    fn of(media_type: &'static str, bytes: &[u8]) -> Descriptor {
+    fn of(media_type: &str, bytes: &[u8]) -> Descriptor {
         Descriptor {
-            media_type,
+            media_type: media_type.to_owned(),
             digest: sha256(bytes),
             size: bytes.len() as u64,
         }
@@ -113,12 +115,137 @@ impl Descriptor {
     }
 }
 
-/// One platform's image: a layer file, its config and its manifest.
+/// Where a layer's blob is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerBlob {
+    /// In a file the session wrote.
+    File(PathBuf),
+    /// On the registry of the image it came from, in repository `repository`.
+    Remote {
+        registry: String,
+        repository: String,
+    },
+}
+
+/// One layer of an image: how manifests name it and where its blob is.
+#[derive(Debug, Clone)]
+pub struct ImageLayer {
+    pub desc: Descriptor,
+    pub blob: LayerBlob,
+}
+
+/// The image a container came from, as an image built on it keeps it: its layers (their blobs
+/// on its registry), their diff IDs and its history.
+#[derive(Debug, Clone)]
+pub struct BaseLayers {
+    /// The base image's reference, pinned (for history and messages).
+    pub reference: String,
+    pub registry: String,
+    pub repository: String,
+    pub layers: Vec<Descriptor>,
+    pub diff_ids: Vec<String>,
+    pub history: Vec<serde_json::Value>,
+}
+
+impl BaseLayers {
+    /// Reads a base image from its manifest and config (as JSON).
+    pub fn parse(
+        reference: &str,
+        registry: &str,
+        repository: &str,
+        manifest: &[u8],
+        config: &[u8],
+    ) -> CoreResult<BaseLayers> {
+        let bad =
+            |what: &str| CoreError::Unsupported(format!("the base image {reference} has {what}"));
+        let manifest: serde_json::Value =
+            serde_json::from_slice(manifest).map_err(|_| bad("a manifest that is not JSON"))?;
+        let config: serde_json::Value =
+            serde_json::from_slice(config).map_err(|_| bad("a config that is not JSON"))?;
+        let layers = manifest["layers"]
+            .as_array()
+            .ok_or_else(|| bad("a manifest without layers"))?
+            .iter()
+            .map(|l| {
+                Some(Descriptor {
+                    media_type: l["mediaType"].as_str()?.to_owned(),
+                    digest: l["digest"].as_str()?.to_owned(),
+                    size: l["size"].as_u64()?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("a layer without media type, digest or size"))?;
+        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if diff_ids.len() != layers.len() {
+            return Err(bad("a config whose diff IDs do not match its layers"));
+        }
+        Ok(BaseLayers {
+            reference: reference.to_owned(),
+            registry: registry.to_owned(),
+            repository: repository.to_owned(),
+            layers,
+            diff_ids,
+            history: config["history"].as_array().cloned().unwrap_or_default(),
+        })
+    }
+
+    /// The base's layers as an image of `format` names them: the same blobs, with the media type
+    /// of `format`'s family. `None` when a layer has no such type (zstd in Docker's types).
+    fn layers_for(&self, format: ImageFormat) -> Option<Vec<ImageLayer>> {
+        let types = format.types();
+        self.layers
+            .iter()
+            .map(|l| {
+                let media_type = match l.media_type.as_str() {
+                    t if t == OCI.layer || t == DOCKER.layer => types.layer,
+                    t if t == OCI.layer_gzip || t == DOCKER.layer_gzip => types.layer_gzip,
+                    t if Some(t) == OCI.layer_zstd => types.layer_zstd?,
+                    _ => return None,
+                };
+                Some(ImageLayer {
+                    desc: Descriptor {
+                        media_type: media_type.to_owned(),
+                        digest: l.digest.clone(),
+                        size: l.size,
+                    },
+                    blob: LayerBlob::Remote {
+                        registry: self.registry.clone(),
+                        repository: self.repository.clone(),
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+/// The manifest for `platform` in an index or manifest list: its digest.
+pub fn manifest_for_platform(index: &[u8], platform: &Platform) -> Option<String> {
+    let index: serde_json::Value = serde_json::from_slice(index).ok()?;
+    index["manifests"]
+        .as_array()?
+        .iter()
+        .find(|m| {
+            let p = &m["platform"];
+            p["os"] == platform.os.as_str()
+                && p["architecture"] == platform.architecture.as_str()
+                && (platform.variant.is_none()
+                    || p["variant"].as_str() == platform.variant.as_deref())
+        })
+        .and_then(|m| m["digest"].as_str().map(str::to_owned))
+}
+
+/// One platform's image: its layers, its config and its manifest.
 #[derive(Debug, Clone)]
 pub struct BuiltImage {
     pub platform: Platform,
-    pub layer: Descriptor,
-    pub layer_path: PathBuf,
+    pub layers: Vec<ImageLayer>,
     pub config: Descriptor,
     pub config_json: Vec<u8>,
     pub manifest: Descriptor,
@@ -274,42 +401,62 @@ fn platform_json(platform: &Platform) -> serde_json::Value {
     p
 }
 
-/// Builds the image whose one layer is filesystem tarball `tar`, writing the layer blob beside it.
+/// Builds the image whose layers are those of `base` (when given and expressible in `format`)
+/// and then filesystem tarballs `tars`, in order, which hold everything else (with no base, one
+/// tarball of the whole filesystem). Each new layer's blob is written beside its tarball.
 pub fn build_image(
-    tar: &Path,
+    tars: &[PathBuf],
+    base: Option<&BaseLayers>,
     config: &ImageConfig,
     platform: &Platform,
     format: ImageFormat,
 ) -> CoreResult<BuiltImage> {
     let types = format.types();
-    let layer_path = tar.with_extension("layer");
-    let (layer_digest, layer_size, diff_id) = write_layer(tar, &layer_path, format.compression)?;
+    let kept = base.and_then(|b| Some((b, b.layers_for(format)?)));
+    let mut layers = kept.as_ref().map(|(_, l)| l.clone()).unwrap_or_default();
+    let (mut diff_ids, mut history) = match &kept {
+        Some((b, _)) => (b.diff_ids.clone(), b.history.clone()),
+        None => (Vec::new(), Vec::new()),
+    };
+    for (i, tar) in tars.iter().enumerate() {
+        let layer_path = tar.with_extension("layer");
+        let (digest, size, diff_id) = write_layer(tar, &layer_path, format.compression)?;
+        layers.push(ImageLayer {
+            desc: Descriptor {
+                media_type: format.layer_type().to_owned(),
+                digest,
+                size,
+            },
+            blob: LayerBlob::File(layer_path),
+        });
+        diff_ids.push(diff_id);
+        history.push(match &kept {
+            Some((b, _)) => serde_json::json!({
+                "created_by": format!("dirk: changes since {} ({} of {})", b.reference, i + 1, tars.len())
+            }),
+            None => serde_json::json!({ "created_by": "dirk: container exported as one layer" }),
+        });
+    }
     let mut config_value = platform_json(platform);
     config_value["config"] = serde_json::to_value(config)
         .map_err(|e| CoreError::Unsupported(format!("encoding the image config: {e}")))?;
-    config_value["rootfs"] = serde_json::json!({ "type": "layers", "diff_ids": [diff_id] });
-    config_value["history"] =
-        serde_json::json!([{ "created_by": "dirk: container exported as one layer" }]);
+    config_value["rootfs"] = serde_json::json!({ "type": "layers", "diff_ids": diff_ids });
+    config_value["history"] = serde_json::Value::Array(history);
     let config_json = encode("config", &config_value)?;
     let config_desc = Descriptor::of(types.config, &config_json);
-    let layer = Descriptor {
-        media_type: format.layer_type(),
-        digest: layer_digest,
-        size: layer_size,
-    };
+    let layer_json: Vec<serde_json::Value> = layers.iter().map(|l| l.desc.json()).collect();
     let manifest_json = encode(
         "manifest",
         &serde_json::json!({
             "schemaVersion": 2,
             "mediaType": types.manifest,
             "config": config_desc.json(),
-            "layers": [layer.json()],
+            "layers": layer_json,
         }),
     )?;
     Ok(BuiltImage {
         platform: platform.clone(),
-        layer,
-        layer_path,
+        layers,
         config: config_desc,
         config_json,
         manifest: Descriptor::of(types.manifest, &manifest_json),
@@ -358,7 +505,8 @@ fn append_bytes<W: Write>(
 }
 
 /// Writes an image archive holding `images` to `dest`: an OCI layout whose `index.json` lists each
-/// platform's manifest, and a Docker `manifest.json` with one entry per image.
+/// platform's manifest, and a Docker `manifest.json` with one entry per image. Every layer must be
+/// in a file by then (see [`LayerBlob`]).
 pub fn write_image_archive(
     images: &[BuiltImage],
     format: ImageFormat,
@@ -374,7 +522,7 @@ pub fn write_image_archive(
                     serde_json::json!({
                         "Config": blob_path(&i.config.digest),
                         "RepoTags": [],
-                        "Layers": [blob_path(&i.layer.digest)],
+                        "Layers": i.layers.iter().map(|l| blob_path(&l.desc.digest)).collect::<Vec<_>>(),
                     })
                 })
                 .collect(),
@@ -400,15 +548,23 @@ pub fn write_image_archive(
                 append_bytes(&mut out, &blob_path(digest), bytes, dest)?;
             }
         }
-        if written.insert(image.layer.digest.clone()) {
+        for layer in &image.layers {
+            if !written.insert(layer.desc.digest.clone()) {
+                continue;
+            }
+            let LayerBlob::File(path) = &layer.blob else {
+                return Err(CoreError::Unsupported(format!(
+                    "layer {} of the image was not fetched from its registry",
+                    layer.desc.digest
+                )));
+            };
             let mut header = tar::Header::new_ustar();
-            header.set_size(image.layer.size);
+            header.set_size(layer.desc.size);
             header.set_mode(0o644);
             header.set_mtime(0);
             header.set_cksum();
-            let layer =
-                File::open(&image.layer_path).map_err(|e| io_error(&image.layer_path, e))?;
-            out.append_data(&mut header, blob_path(&image.layer.digest), layer)
+            let file = File::open(path).map_err(|e| io_error(path, e))?;
+            out.append_data(&mut header, blob_path(&layer.desc.digest), file)
                 .map_err(|e| io_error(dest, e))?;
         }
     }
@@ -443,15 +599,21 @@ mod tests {
             compression: LayerCompression::Gzip,
         };
         let image = build_image(
-            &tar,
+            std::slice::from_ref(&tar),
+            None,
             &ImageConfig::default(),
             &Platform::linux("amd64"),
             format,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(image.layer.media_type, OCI.layer_gzip);
-        let blob = std::fs::read(&image.layer_path).unwrap_or_default();
-        assert_eq!(image.layer.digest, sha256(&blob));
+        assert_eq!(image.layers.len(), 1);
+        let layer = &image.layers[0];
+        assert_eq!(layer.desc.media_type, OCI.layer_gzip);
+        let LayerBlob::File(path) = &layer.blob else {
+            panic!("a new layer is a file")
+        };
+        let blob = std::fs::read(path).unwrap_or_default();
+        assert_eq!(layer.desc.digest, sha256(&blob));
         let mut unzipped = Vec::new();
         let _ = flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut unzipped);
         assert_eq!(unzipped, plain_bytes);
@@ -469,18 +631,23 @@ mod tests {
         let format =
             ImageFormat::new(false, LayerCompression::Zstd).unwrap_or_else(|e| panic!("{e}"));
         let image = build_image(
-            &tar,
+            std::slice::from_ref(&tar),
+            None,
             &ImageConfig::default(),
             &Platform::linux("amd64"),
             format,
         )
         .unwrap_or_else(|e| panic!("{e}"));
+        let layer = &image.layers[0];
         assert_eq!(
-            image.layer.media_type,
+            layer.desc.media_type,
             "application/vnd.oci.image.layer.v1.tar+zstd"
         );
-        let blob = std::fs::read(&image.layer_path).unwrap_or_default();
-        assert_eq!(image.layer.digest, sha256(&blob));
+        let LayerBlob::File(path) = &layer.blob else {
+            panic!("a new layer is a file")
+        };
+        let blob = std::fs::read(path).unwrap_or_default();
+        assert_eq!(layer.desc.digest, sha256(&blob));
         let mut unzipped = Vec::new();
         let mut decoder =
             ruzstd::decoding::StreamingDecoder::new(&blob[..]).unwrap_or_else(|e| panic!("{e}"));
@@ -504,7 +671,8 @@ mod tests {
             .iter()
             .map(|arch| {
                 build_image(
-                    &tar,
+                    std::slice::from_ref(&tar),
+                    None,
                     &ImageConfig::default(),
                     &Platform::linux(arch),
                     format,
@@ -526,7 +694,7 @@ mod tests {
         // One shared layer, two configs, two manifests, plus the three layout files.
         assert_eq!(names.len(), 8, "{names:?}");
         assert!(
-            names.contains(&blob_path(&images[0].layer.digest)),
+            names.contains(&blob_path(&images[0].layers[0].desc.digest)),
             "{names:?}"
         );
         let (_, index) = image_index(&images, format).unwrap_or_else(|e| panic!("{e}"));

@@ -180,11 +180,12 @@ impl Runtime {
 
     /// Resolves `reference` for `platform`, once per session: later calls get the same digest and
     /// config even if the tag has moved on the registry since.
+    /// Also returns the image's layer diff IDs (the uncompressed digests of its layers, in order).
     pub async fn resolve_image(
         &self,
         reference: &ImageRef,
         platform: &Platform,
-    ) -> CoreResult<(ImageRef, ImageConfig)> {
+    ) -> CoreResult<(ImageRef, ImageConfig, Vec<String>)> {
         let key = (reference.to_string(), platform.clone());
         let cached = self.images.locked().get(&key).cloned();
         let resolved = match cached {
@@ -210,11 +211,21 @@ impl Runtime {
             }
         };
         let config = ImageConfig::from_image_json(&reference.to_string(), &resolved.config)?;
+        let diff_ids = serde_json::from_slice::<serde_json::Value>(&resolved.config)
+            .ok()
+            .and_then(|v| {
+                v["rootfs"]["diff_ids"].as_array().map(|ids| {
+                    ids.iter()
+                        .filter_map(|d| d.as_str().map(str::to_owned))
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
         let pinned = if reference.digest.is_none() && resolved.digest.starts_with("sha256:") {
             reference.pinned(&resolved.digest)
         } else {
             reference.clone()
         };
-        Ok((pinned, config))
+        Ok((pinned, config, diff_ids))
     }
 }

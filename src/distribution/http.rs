@@ -33,7 +33,7 @@ pub enum HttpError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Url {
     https: bool,
-    host: String,
+    pub(super) host: String,
     path: String,
 }
 
@@ -182,6 +182,38 @@ pub(super) async fn request(
     headers: &[(&str, String)],
     body: Body,
 ) -> Result<Response, HttpError> {
+    send(method, url, headers, body, None).await
+}
+
+/// Sends a GET and, when it answers 200, streams the body into the file at `into` (the response's
+/// `body` stays empty); other answers are read whole, as [`request`] does. Returns the response
+/// and the SHA-256 digest of what was written.
+pub(super) async fn download(
+    url: &Url,
+    headers: &[(&str, String)],
+    into: &Path,
+) -> Result<(Response, String), HttpError> {
+    let mut sink = Sink {
+        path: into.to_owned(),
+        digest: String::new(),
+    };
+    let response = send("GET", url, headers, Body::empty(), Some(&mut sink)).await?;
+    Ok((response, sink.digest))
+}
+
+/// Where a downloaded body goes.
+struct Sink {
+    path: std::path::PathBuf,
+    digest: String,
+}
+
+async fn send(
+    method: &str,
+    url: &Url,
+    headers: &[(&str, String)],
+    body: Body,
+    sink: Option<&mut Sink>,
+) -> Result<Response, HttpError> {
     let (host, port) = url.host_and_port();
     let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
@@ -206,9 +238,9 @@ pub(super) async fn request(
                 host: url.host.clone(),
                 reason: e.to_string(),
             })?;
-        exchange(TokioIo::new(tls), method, url, headers, body).await
+        exchange(TokioIo::new(tls), method, url, headers, body, sink).await
     } else {
-        exchange(TokioIo::new(tcp), method, url, headers, body).await
+        exchange(TokioIo::new(tcp), method, url, headers, body, sink).await
     }
 }
 
@@ -218,6 +250,7 @@ async fn exchange<IO>(
     url: &Url,
     headers: &[(&str, String)],
     body: Body,
+    sink: Option<&mut Sink>,
 ) -> Result<Response, HttpError>
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -247,6 +280,26 @@ where
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = if method == "HEAD" {
+        Bytes::new()
+    } else if let Some(sink) = sink.filter(|_| status == 200) {
+        use sha2::Digest as _;
+        use tokio::io::AsyncWriteExt as _;
+        let write_failed =
+            |e: std::io::Error| failed(format!("writing {}: {e}", sink.path.display()));
+        let mut file = tokio::fs::File::create(&sink.path)
+            .await
+            .map_err(write_failed)?;
+        let mut hasher = sha2::Sha256::new();
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| failed(e.to_string()))?;
+            if let Some(data) = frame.data_ref() {
+                hasher.update(data);
+                file.write_all(data).await.map_err(write_failed)?;
+            }
+        }
+        file.flush().await.map_err(write_failed)?;
+        sink.digest = format!("sha256:{}", hex::encode(hasher.finalize()));
         Bytes::new()
     } else {
         response

@@ -54,6 +54,8 @@ pub(crate) struct Repository {
     name: String,
     credentials: Option<(String, String)>,
     authorization: Option<String>,
+    /// What the session asks the token service to allow (`pull,push`, or `pull` to read only).
+    actions: &'static str,
 }
 
 impl Repository {
@@ -78,7 +80,14 @@ impl Repository {
             name: name.to_owned(),
             credentials,
             authorization: None,
+            actions: "pull,push",
         }
+    }
+
+    /// The same repository, for reading only (tokens are asked for `pull` alone).
+    pub(crate) fn reading(mut self) -> Repository {
+        self.actions = "pull";
+        self
     }
 
     fn transport(&self, source: HttpError) -> DistributionError {
@@ -152,7 +161,10 @@ impl Repository {
                 .find(|(k, _)| k == "realm")
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
-            let mut query = vec![("scope", format!("repository:{}:pull,push", self.name))];
+            let mut query = vec![(
+                "scope",
+                format!("repository:{}:{}", self.name, self.actions),
+            )];
             if let Some((_, service)) = params.iter().find(|(k, _)| k == "service") {
                 query.push(("service", service.clone()));
             }
@@ -247,6 +259,126 @@ impl Repository {
         Ok(())
     }
 
+    /// Whether the registry has blob `digest` in this repository.
+    pub(crate) async fn has_blob(&self, digest: &str) -> Result<bool> {
+        let blob = self.base.join(&format!("/v2/{}/blobs/{digest}", self.name));
+        Ok(self.send("HEAD", &blob, &[], Body::empty()).await?.status == 200)
+    }
+
+    /// Asks the registry to link blob `digest` from repository `from` (on the same registry) into
+    /// this one, without uploading it; false when the registry would rather have it uploaded.
+    pub(crate) async fn mount_blob(&self, digest: &str, from: &str) -> Result<bool> {
+        let url = self
+            .base
+            .join(&format!("/v2/{}/blobs/uploads/", self.name))
+            .with_query(&[("mount", digest.to_owned()), ("from", from.to_owned())]);
+        let response = self
+            .send(
+                "POST",
+                &url,
+                &[("content-length", "0".into())],
+                Body::empty(),
+            )
+            .await?;
+        Ok(response.status == 201)
+    }
+
+    /// The manifest (or index) stored under `reference`: its media type and bytes.
+    pub(crate) async fn get_manifest(&self, reference: &str) -> Result<(String, Bytes)> {
+        let url = self
+            .base
+            .join(&format!("/v2/{}/manifests/{reference}", self.name));
+        let accept = [
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        ]
+        .join(", ");
+        let response = self
+            .send("GET", &url, &[("accept", accept)], Body::empty())
+            .await?;
+        if response.status != 200 {
+            return Err(self.status(&format!("reading the manifest {reference}"), &response));
+        }
+        let media_type = response.header("content-type").unwrap_or_default();
+        Ok((media_type, response.body))
+    }
+
+    /// Blob `digest`, read whole (for configs and other small blobs).
+    pub(crate) async fn get_blob(&self, digest: &str) -> Result<Bytes> {
+        let mut url = self.base.join(&format!("/v2/{}/blobs/{digest}", self.name));
+        for _ in 0..5 {
+            let own = url.host == self.base.host;
+            let headers: Vec<(&str, String)> = if own {
+                self.authorization
+                    .iter()
+                    .map(|a| ("authorization", a.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let response = http::request("GET", &url, &headers, Body::empty())
+                .await
+                .map_err(|e| self.transport(e))?;
+            match response.status {
+                200 => return Ok(response.body),
+                301 | 302 | 303 | 307 | 308 => {
+                    url = redirect(&url, &response)
+                        .ok_or_else(|| self.status(&format!("following {digest}"), &response))?;
+                }
+                _ => return Err(self.status(&format!("reading blob {digest}"), &response)),
+            }
+        }
+        Err(DistributionError::Status {
+            registry: self.registry.clone(),
+            action: format!("reading blob {digest}"),
+            status: 310,
+            body: "too many redirects".into(),
+        })
+    }
+
+    /// Streams blob `digest` into the file at `path`, checking what arrived against the digest.
+    pub(crate) async fn download_blob(&self, digest: &str, path: &Path) -> Result<()> {
+        let mut url = self.base.join(&format!("/v2/{}/blobs/{digest}", self.name));
+        for _ in 0..5 {
+            let own = url.host == self.base.host;
+            let headers: Vec<(&str, String)> = if own {
+                self.authorization
+                    .iter()
+                    .map(|a| ("authorization", a.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let (response, got) = http::download(&url, &headers, path)
+                .await
+                .map_err(|e| self.transport(e))?;
+            match response.status {
+                200 if got == digest => return Ok(()),
+                200 => {
+                    return Err(DistributionError::Status {
+                        registry: self.registry.clone(),
+                        action: format!("reading blob {digest}"),
+                        status: 200,
+                        body: format!("the blob that arrived has digest {got}"),
+                    });
+                }
+                301 | 302 | 303 | 307 | 308 => {
+                    url = redirect(&url, &response)
+                        .ok_or_else(|| self.status(&format!("following {digest}"), &response))?;
+                }
+                _ => return Err(self.status(&format!("reading blob {digest}"), &response)),
+            }
+        }
+        Err(DistributionError::Status {
+            registry: self.registry.clone(),
+            action: format!("reading blob {digest}"),
+            status: 310,
+            body: "too many redirects".into(),
+        })
+    }
+
     /// Stores `manifest` (of `media_type`) under `reference` (a tag or digest); returns its digest.
     pub(crate) async fn push_manifest(
         &self,
@@ -275,6 +407,16 @@ impl Repository {
             use sha2::{Digest, Sha256};
             format!("sha256:{}", hex::encode(Sha256::digest(manifest)))
         }))
+    }
+}
+
+/// Where a redirect points: an absolute URL, or a path on the same host.
+fn redirect(from: &Url, response: &Response) -> Option<Url> {
+    let location = response.header("location")?;
+    if location.starts_with("http://") || location.starts_with("https://") {
+        Url::parse(&location)
+    } else {
+        Some(from.join(&location))
     }
 }
 

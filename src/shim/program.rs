@@ -364,11 +364,50 @@ mod diff {
     use std::path::{Path, PathBuf};
 
     pub fn run(args: &[OsString]) -> Result<(), String> {
-        let [lower, upper, out] = args else {
-            return Err("usage: --dirk-diff LOWER UPPER OUT".into());
+        let (lower, upper, out, layer) = match args {
+            [lower, upper, out] => (lower, upper, out, false),
+            [lower, upper, out, opt] if opt == super::LAYER_OPT => (lower, upper, out, true),
+            _ => return Err(format!("usage: --dirk-diff LOWER UPPER OUT [{}]", super::LAYER_OPT)),
         };
         let (lower, upper, out) = (Path::new(lower), Path::new(upper), Path::new(out));
-        walk(lower, upper, out, Path::new("")).map_err(|e| e.to_string())
+        let mode = Mode { layer };
+        walk(lower, upper, out, Path::new(""), mode).map_err(|e| e.to_string())?;
+        if layer {
+            whiteouts(lower, upper, out, Path::new("")).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// How a diff is taken: as `Directory.diff` does (contents compared), or as an image layer
+    /// (deletions become whiteouts; a file with the same size and modification time as below is
+    /// taken as unchanged, as image builders do).
+    #[derive(Clone, Copy)]
+    struct Mode {
+        layer: bool,
+    }
+
+    /// Marks in `out` what `lower` has and `upper` lacks: `.wh.NAME` beside where NAME was.
+    fn whiteouts(lower: &Path, upper: &Path, out: &Path, rel: &Path) -> io::Result<()> {
+        for name in sorted_names(&lower.join(rel))? {
+            let rel = rel.join(&name);
+            let (l, u) = (lower.join(&rel), upper.join(&rel));
+            match fs::symlink_metadata(&u) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    make_parents(upper, out, &rel)?;
+                    let mut marker = OsString::from(WHITEOUT);
+                    marker.push(&name);
+                    let parent = rel.parent().unwrap_or(Path::new(""));
+                    File::create(out.join(parent).join(marker))?;
+                }
+                Err(e) => return Err(e),
+                Ok(um) => {
+                    if um.is_dir() && fs::symlink_metadata(&l)?.is_dir() {
+                        whiteouts(lower, upper, out, &rel)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The names in directory `dir`, sorted.
@@ -467,10 +506,13 @@ mod diff {
         }
     }
 
-    fn unchanged(lower: &Path, upper: &Path, um: &Metadata) -> io::Result<bool> {
+    fn unchanged(lower: &Path, upper: &Path, um: &Metadata, mode: Mode) -> io::Result<bool> {
         let Ok(lm) = fs::symlink_metadata(lower) else { return Ok(false) };
         if !same_meta(&lm, um) {
             return Ok(false);
+        }
+        if mode.layer && um.is_file() && lm.len() == um.len() && lm.mtime() == um.mtime() && lm.mtime_nsec() == um.mtime_nsec() {
+            return Ok(true);
         }
         if um.file_type().is_symlink() {
             return Ok(fs::read_link(lower)? == fs::read_link(upper)?);
@@ -510,7 +552,7 @@ mod diff {
         Ok(())
     }
 
-    fn walk(lower: &Path, upper: &Path, out: &Path, rel: &Path) -> io::Result<()> {
+    fn walk(lower: &Path, upper: &Path, out: &Path, rel: &Path, mode: Mode) -> io::Result<()> {
         let names = sorted_names(&upper.join(rel))?;
         for name in names {
             let rel = rel.join(&name);
@@ -522,13 +564,13 @@ mod diff {
                     make_parents(upper, out, &rel)?;
                     fs::create_dir(&o)?;
                 }
-                walk(lower, upper, out, &rel)?;
+                walk(lower, upper, out, &rel, mode)?;
                 if o.exists() {
                     copy_meta(&o, &um)?;
                 }
                 continue;
             }
-            if unchanged(&l, &u, &um)? {
+            if unchanged(&l, &u, &um, mode)? {
                 continue;
             }
             make_parents(upper, out, &rel)?;

@@ -32,6 +32,9 @@ pub(crate) const SECRET_MASK: &str = "***";
 /// First argument that turns the shim into a directory differ: `--dirk-diff LOWER UPPER OUT` copies
 /// into OUT every entry of UPPER that LOWER lacks or holds differently (content, type, mode, owner).
 pub(crate) const DIFF_ARG: &str = "--dirk-diff";
+/// Last argument of `--dirk-diff` that makes OUT an image layer: what LOWER has and UPPER lacks is
+/// marked with a whiteout (`.wh.NAME`).
+pub(crate) const LAYER_OPT: &str = "--layer";
 /// First argument that turns the shim into a layer applier: `--dirk-apply LAYER TARGET` applies the
 /// unpacked image layer LAYER onto TARGET: whiteouts (`.wh.NAME`) remove NAME, an opaque marker
 /// (`.wh..wh..opq`) empties its directory first, everything else replaces what is there.

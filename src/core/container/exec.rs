@@ -182,6 +182,9 @@ impl Container {
         let out = exec.build();
         let mut next = self.clone();
         next.rootfs = out.root();
+        if let Some(base) = next.base.as_mut() {
+            base.marks.push(next.rootfs.clone());
+        }
         next.meta = out.mount(shim::META_DIR);
         for m in next.mounts.iter_mut() {
             if let MountSource::Directory { dir, .. } = &m.source

@@ -53,10 +53,17 @@ impl Container {
             self.image_ref.as_deref().unwrap_or_default(),
             secret_env.join("\n"),
         ) + &format!(
-            "\npipeline {}\nports {}\nbindings {}",
+            "\npipeline {}\nports {}\nbindings {}\nbase {}",
             self.pipeline,
             serde_json::to_string(&self.ports).unwrap_or_default(),
-            serde_json::to_string(&self.bindings).unwrap_or_default()
+            serde_json::to_string(&self.bindings).unwrap_or_default(),
+            self.base
+                .as_ref()
+                .map(|b| {
+                    let marks: Vec<String> = b.marks.iter().map(State::key).collect();
+                    format!("{} {} {}", b.reference, b.rootfs.key(), marks.join(","))
+                })
+                .unwrap_or_default()
         )
     }
 }

@@ -51,6 +51,24 @@ pub struct Container {
     pub ports: Vec<crate::core::service::Port>,
     /// Services its later commands reach, by alias: (alias, service hostname).
     pub bindings: Vec<(String, String)>,
+    /// The image it was created `from`, while its filesystem still builds on that image's:
+    /// images written from it keep that image's layers.
+    pub base: Option<BaseImage>,
+}
+
+/// The image a container was created from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaseImage {
+    /// The image's reference (pinned by digest when the daemon said which).
+    pub reference: String,
+    /// The image's root filesystem.
+    pub rootfs: State,
+    /// Its layers' diff IDs, as the daemon resolved it: the layers a registry offers are the
+    /// image's only when their diff IDs are these.
+    pub diff_ids: Vec<String>,
+    /// The root filesystem after each command run on it since: where images written from the
+    /// container start a new layer (so that a later change does not resend earlier ones).
+    pub marks: Vec<State>,
 }
 
 impl Container {
@@ -67,6 +85,7 @@ impl Container {
             pipeline: String::new(),
             ports: Vec::new(),
             bindings: Vec::new(),
+            base: None,
         }
     }
 
@@ -99,18 +118,25 @@ impl Container {
     /// Initialises the container from an image.
     pub async fn from(&self, rt: &Runtime, address: &str) -> CoreResult<Container> {
         let reference = ImageRef::parse(address)?;
-        let (pinned, config) = rt.resolve_image(&reference, &self.platform).await?;
+        let (pinned, config, diff_ids) = rt.resolve_image(&reference, &self.platform).await?;
         let rootfs = ImageSource {
             reference: pinned.to_string(),
             platform: Some(self.platform.clone()),
         }
         .build();
         // Like a new image under the same mounts and secrets: only the filesystem and config change.
+        let base = (!diff_ids.is_empty()).then(|| BaseImage {
+            reference: pinned.to_string(),
+            rootfs: rootfs.clone(),
+            diff_ids,
+            marks: Vec::new(),
+        });
         Ok(Container {
             rootfs,
             config,
             meta: None,
             image_ref: Some(pinned.to_string()),
+            base,
             ..self.clone()
         })
     }
@@ -252,6 +278,7 @@ impl Container {
     /// Replaces the root filesystem.
     pub fn with_rootfs(&self, dir: &Directory) -> Container {
         let mut next = self.clone();
+        next.base = None;
         next.rootfs = if dir.dir == "/" {
             dir.state.clone()
         } else {
