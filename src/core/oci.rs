@@ -196,6 +196,11 @@ impl BaseLayers {
         })
     }
 
+    /// Whether an image of `format` can name every layer of this base.
+    pub fn fits(&self, format: ImageFormat) -> bool {
+        self.layers_for(format).is_some()
+    }
+
     /// The base's layers as an image of `format` names them: the same blobs, with the media type
     /// of `format`'s family. `None` when a layer has no such type (zstd in Docker's types).
     fn layers_for(&self, format: ImageFormat) -> Option<Vec<ImageLayer>> {
@@ -412,7 +417,18 @@ pub fn build_image(
     format: ImageFormat,
 ) -> CoreResult<BuiltImage> {
     let types = format.types();
-    let kept = base.and_then(|b| Some((b, b.layers_for(format)?)));
+    let kept = match base {
+        Some(b) => Some((
+            b,
+            b.layers_for(format).ok_or_else(|| {
+                CoreError::Unsupported(format!(
+                    "the layers of {} have no media type in this image format",
+                    b.reference
+                ))
+            })?,
+        )),
+        None => None,
+    };
     let mut layers = kept.as_ref().map(|(_, l)| l.clone()).unwrap_or_default();
     let (mut diff_ids, mut history) = match &kept {
         Some((b, _)) => (b.diff_ids.clone(), b.history.clone()),
@@ -701,5 +717,88 @@ mod tests {
         let index: serde_json::Value = serde_json::from_slice(&index).unwrap_or_default();
         assert_eq!(index["mediaType"], DOCKER.index);
         assert_eq!(index["manifests"][1]["platform"]["architecture"], "386");
+    }
+
+    fn base(media_type: &str) -> BaseLayers {
+        let manifest = serde_json::json!({
+            "layers": [{ "mediaType": media_type, "digest": "sha256:aaaa", "size": 7 }]
+        });
+        let config = serde_json::json!({
+            "rootfs": { "type": "layers", "diff_ids": ["sha256:dddd"] },
+            "history": [{ "created_by": "base" }]
+        });
+        BaseLayers::parse(
+            "127.0.0.1:5000/base@sha256:x",
+            "127.0.0.1:5000",
+            "base",
+            &serde_json::to_vec(&manifest).unwrap_or_default(),
+            &serde_json::to_vec(&config).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_layered_image_keeps_the_base_layers_and_adds_its_own() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let tar = layer_tar(dir.path());
+        let format =
+            ImageFormat::new(false, LayerCompression::Gzip).unwrap_or_else(|e| panic!("{e}"));
+        let base = base(DOCKER.layer_gzip);
+        let image = build_image(
+            &[tar.clone(), tar],
+            Some(&base),
+            &ImageConfig::default(),
+            &Platform::linux("amd64"),
+            format,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(image.layers.len(), 3);
+        assert_eq!(image.layers[0].desc.digest, "sha256:aaaa");
+        assert_eq!(
+            image.layers[0].desc.media_type, OCI.layer_gzip,
+            "renamed into the OCI family"
+        );
+        assert_eq!(
+            image.layers[0].blob,
+            LayerBlob::Remote {
+                registry: "127.0.0.1:5000".into(),
+                repository: "base".into()
+            }
+        );
+        let config: serde_json::Value =
+            serde_json::from_slice(&image.config_json).unwrap_or_default();
+        let diff_ids = config["rootfs"]["diff_ids"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(diff_ids.len(), 3);
+        assert_eq!(diff_ids[0], "sha256:dddd");
+        assert_eq!(config["history"][0]["created_by"], "base");
+        assert_eq!(config["history"].as_array().map(Vec::len), Some(3));
+        // A zstd base layer has no Docker media type: such a base cannot be kept.
+        let docker =
+            ImageFormat::new(true, LayerCompression::Gzip).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!base_fits_zstd_in(docker));
+    }
+
+    fn base_fits_zstd_in(format: ImageFormat) -> bool {
+        base("application/vnd.oci.image.layer.v1.tar+zstd").fits(format)
+    }
+
+    #[test]
+    fn the_manifest_for_a_platform_is_picked_from_an_index() {
+        let index = serde_json::json!({ "manifests": [
+            { "digest": "sha256:arm", "platform": { "os": "linux", "architecture": "arm64" } },
+            { "digest": "sha256:amd", "platform": { "os": "linux", "architecture": "amd64" } }
+        ]});
+        let bytes = serde_json::to_vec(&index).unwrap_or_default();
+        assert_eq!(
+            manifest_for_platform(&bytes, &Platform::linux("amd64")).as_deref(),
+            Some("sha256:amd")
+        );
+        assert_eq!(
+            manifest_for_platform(&bytes, &Platform::linux("s390x")),
+            None
+        );
     }
 }

@@ -62,7 +62,8 @@ pub async fn build_images(
                     .progress()
                     .start(format!("read base image {} ({})", b.reference, c.platform));
                 match step.finish(base_layers(rt, b, &c.platform).await) {
-                    Ok(layers) => Some((b, layers)),
+                    Ok(layers) if layers.fits(format) => Some((b, layers)),
+                    Ok(_) => None,
                     // The image is still right without them: one layer of the whole filesystem.
                     Err(e) => {
                         tracing::warn!(base = %b.reference, error = %e, "writing the image without its base image's layers");
