@@ -4,13 +4,15 @@
 //!
 //! ```text
 //! cargo build --release && target/release/dirk-bench            # everything
-//! target/release/dirk-bench start overhead                      # some of: start overhead throughput sync memory objects services raw
+//! target/release/dirk-bench start overhead                      # some of: start overhead throughput sync memory objects services publish raw
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "bench/publish.rs"]
+mod publish;
 #[path = "bench/raw_baseline.rs"]
 mod raw_baseline;
 
@@ -49,6 +51,9 @@ fn main() -> Result<()> {
     }
     if run("services") {
         rt.block_on(services())?;
+    }
+    if run("publish") {
+        rt.block_on(publish::publish())?;
     }
     if run("raw") {
         rt.block_on(raw_baseline::against_raw_buildkit())?;

@@ -305,13 +305,7 @@ impl GatewayBuild {
             .map_err(|_| EngineError::Unavailable {
                 message: "the session is closing".into(),
             })?;
-        let request = gw::SolveRequest {
-            definition: Some(def),
-            allow_result_return: true,
-            allow_result_array_ref: true,
-            evaluate: true,
-            ..Default::default()
-        };
+        let request = evaluate_request(def);
         let response = retry_contention(|| {
             let (mut bridge, request) = (bridge.clone(), request.clone());
             async move { bridge.solve(request).await }
@@ -319,13 +313,29 @@ impl GatewayBuild {
         .await
         .map_err(engine_error)?
         .into_inner();
-        match response.result.and_then(|r| r.result) {
-            Some(gw::result::Result::Ref(r)) => Ok(SolvedRef(r.id)),
-            Some(gw::result::Result::RefDeprecated(id)) => Ok(SolvedRef(id)),
-            _ => Err(EngineError::Other {
-                message: "the daemon returned no result for the solve".into(),
-            }),
-        }
+        solved_ref(response)
+    }
+}
+
+/// A request that solves `def` now and returns its result.
+fn evaluate_request(def: bollard_buildkit_proto::pb::Definition) -> gw::SolveRequest {
+    gw::SolveRequest {
+        definition: Some(def),
+        allow_result_return: true,
+        allow_result_array_ref: true,
+        evaluate: true,
+        ..Default::default()
+    }
+}
+
+/// The one result a solve answered.
+fn solved_ref(response: gw::SolveResponse) -> Result<SolvedRef, EngineError> {
+    match response.result.and_then(|r| r.result) {
+        Some(gw::result::Result::Ref(r)) => Ok(SolvedRef(r.id)),
+        Some(gw::result::Result::RefDeprecated(id)) => Ok(SolvedRef(id)),
+        _ => Err(EngineError::Other {
+            message: "the daemon returned no result for the solve".into(),
+        }),
     }
 }
 
@@ -413,13 +423,7 @@ impl Engine for GatewayBuild {
     }
 
     async fn run(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
-        let request = gw::SolveRequest {
-            definition: Some(def.pb.clone()),
-            allow_result_return: true,
-            allow_result_array_ref: true,
-            evaluate: true,
-            ..Default::default()
-        };
+        let request = evaluate_request(def.pb.clone());
         let mut bridge = self.bridge.clone();
         let response = bridge
             .solve(request)
@@ -427,13 +431,7 @@ impl Engine for GatewayBuild {
             .await
             .map_err(engine_error)?
             .into_inner();
-        match response.result.and_then(|r| r.result) {
-            Some(gw::result::Result::Ref(r)) => Ok(SolvedRef(r.id)),
-            Some(gw::result::Result::RefDeprecated(id)) => Ok(SolvedRef(id)),
-            _ => Err(EngineError::Other {
-                message: "the daemon returned no result for the solve".into(),
-            }),
-        }
+        solved_ref(response)
     }
 
     async fn read_file(

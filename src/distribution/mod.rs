@@ -307,43 +307,30 @@ impl Repository {
 
     /// Blob `digest`, read whole (for configs and other small blobs).
     pub(crate) async fn get_blob(&self, digest: &str) -> Result<Bytes> {
-        let mut url = self.base.join(&format!("/v2/{}/blobs/{digest}", self.name));
-        for _ in 0..5 {
-            let own = url.host == self.base.host;
-            let headers: Vec<(&str, String)> = if own {
-                self.authorization
-                    .iter()
-                    .map(|a| ("authorization", a.clone()))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let response = http::request("GET", &url, &headers, Body::empty())
-                .await
-                .map_err(|e| self.transport(e))?;
-            match response.status {
-                200 => return Ok(response.body),
-                301 | 302 | 303 | 307 | 308 => {
-                    url = redirect(&url, &response)
-                        .ok_or_else(|| self.status(&format!("following {digest}"), &response))?;
-                }
-                _ => return Err(self.status(&format!("reading blob {digest}"), &response)),
-            }
-        }
-        Err(DistributionError::Status {
-            registry: self.registry.clone(),
-            action: format!("reading blob {digest}"),
-            status: 310,
-            body: "too many redirects".into(),
-        })
+        let (response, _) = self.fetch_blob(digest, None).await?;
+        Ok(response.body)
     }
 
     /// Streams blob `digest` into the file at `path`, checking what arrived against the digest.
     pub(crate) async fn download_blob(&self, digest: &str, path: &Path) -> Result<()> {
+        let (_, got) = self.fetch_blob(digest, Some(path)).await?;
+        if got != digest {
+            return Err(DistributionError::Status {
+                registry: self.registry.clone(),
+                action: format!("reading blob {digest}"),
+                status: 200,
+                body: format!("the blob that arrived has digest {got}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// GETs blob `digest`, following redirects (to storage hosts, which get no credentials): the
+    /// response, read whole, or streamed into `into` (then also the digest of what was written).
+    async fn fetch_blob(&self, digest: &str, into: Option<&Path>) -> Result<(Response, String)> {
         let mut url = self.base.join(&format!("/v2/{}/blobs/{digest}", self.name));
         for _ in 0..5 {
-            let own = url.host == self.base.host;
-            let headers: Vec<(&str, String)> = if own {
+            let headers: Vec<(&str, String)> = if url.host == self.base.host {
                 self.authorization
                     .iter()
                     .map(|a| ("authorization", a.clone()))
@@ -351,19 +338,15 @@ impl Repository {
             } else {
                 Vec::new()
             };
-            let (response, got) = http::download(&url, &headers, path)
-                .await
-                .map_err(|e| self.transport(e))?;
+            let (response, got) = match into {
+                Some(path) => http::download(&url, &headers, path).await,
+                None => http::request("GET", &url, &headers, Body::empty())
+                    .await
+                    .map(|r| (r, String::new())),
+            }
+            .map_err(|e| self.transport(e))?;
             match response.status {
-                200 if got == digest => return Ok(()),
-                200 => {
-                    return Err(DistributionError::Status {
-                        registry: self.registry.clone(),
-                        action: format!("reading blob {digest}"),
-                        status: 200,
-                        body: format!("the blob that arrived has digest {got}"),
-                    });
-                }
+                200 => return Ok((response, got)),
                 301 | 302 | 303 | 307 | 308 => {
                     url = redirect(&url, &response)
                         .ok_or_else(|| self.status(&format!("following {digest}"), &response))?;

@@ -338,16 +338,9 @@ impl Exec {
 
     /// Takes every state this description holds, leaving it empty (used to drop long chains iteratively).
     pub(crate) fn take_states(&mut self) -> Vec<State> {
-        let mut out: Vec<State> = self.rootfs.take().into_iter().collect();
-        for m in self.mounts.drain(..) {
-            match m.kind {
-                MountKind::Bind(s) => out.push(s),
-                MountKind::Cache {
-                    source: Some(s), ..
-                } => out.push(s),
-                _ => {}
-            }
-        }
-        out
+        self.states_mut()
+            .into_iter()
+            .map(|s| std::mem::replace(s, State::scratch()))
+            .collect()
     }
 }
