@@ -561,16 +561,17 @@ async fn services() -> Result<()> {
                     .unwrap_or_default()
                     .to_owned();
             let nonce: u64 = rand::random();
-            let (binding, fetch) = if with_service {
+            let (binding, close, fetch) = if with_service {
                 (
                     format!(r#"withServiceBinding(alias: "www", service: "{id}") {{"#),
+                    "}",
                     " && wget -qO- http://www:8080/",
                 )
             } else {
-                ("{".to_owned(), "")
+                (String::new(), "", "")
             };
             let client = format!(
-                r#"{{ container {{ from(address: "{BUSYBOX}") {{ {binding} withExec(args: ["sh", "-c", "echo {nonce}{fetch}"]) {{ stdout }} }} }} }}"#
+                r#"{{ container {{ from(address: "{BUSYBOX}") {{ {binding} withExec(args: ["sh", "-c", "echo {nonce}{fetch}"]) {{ stdout }} {close} }} }} }}"#
             );
             // Resolve the image first: only the exec (and the service) are timed.
             let _ = s
