@@ -114,7 +114,8 @@ pub async fn describe(runner: Runner) -> Result<EngineReport, ConnectError> {
         })
         .collect();
     let identity = SessionIdentity::new("dirk-engine", "dirk-engine");
-    let session = BuildkitSession::connect(runner, &identity, Attachables::health_only()).await?;
+    let session =
+        BuildkitSession::connect(runner, &identity, Attachables::health_only(), None).await?;
     let capabilities = CAPABILITIES
         .iter()
         .map(|(cap, what)| {

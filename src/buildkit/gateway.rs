@@ -19,6 +19,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tracing::Instrument as _;
 
+use super::remote_cache::RemoteCache;
 use crate::core::engine::{
     Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ResolvedImage, SolvedRef,
 };
@@ -109,6 +110,10 @@ pub struct GatewayBuild {
     reads: Flights<ReadKey, Result<Vec<u8>, EngineError>>,
     /// Bounds the solves one session runs at once (the rest queue here, not in the daemon).
     solving: Arc<tokio::sync::Semaphore>,
+    /// The remote cache every solve imports from.
+    cache: Option<RemoteCache>,
+    /// Whether the session's results are exported to it at the end.
+    export_cache: bool,
 }
 
 /// How many solves one session sends the daemon at once: twice the machine's cores, between 4 and
@@ -190,13 +195,61 @@ fn not_found_or(path: &str, status: Status) -> EngineError {
 
 impl GatewayBuild {
     /// Starts the build in session `session_id` and waits until its gateway answers.
-    pub async fn start(channel: Channel, session_id: &str) -> Result<GatewayBuild, EngineError> {
+    /// With `cache`, every solve imports from it and the results are exported to it at the end.
+    /// A daemon that cannot export a cache (Docker's embedded BuildKit with graph drivers) gets
+    /// an import-only cache, and one that cannot import either gets none: the session goes on,
+    /// and the log says so once.
+    pub async fn start(
+        channel: Channel,
+        session_id: &str,
+        cache: Option<&RemoteCache>,
+    ) -> Result<GatewayBuild, EngineError> {
+        let Some(wanted) = cache else {
+            return Self::start_with(channel, session_id, None, false).await;
+        };
+        let refused = |e: &EngineError, what: &str| e.to_string().contains(what);
+        match Self::start_with(channel.clone(), session_id, Some(wanted), true).await {
+            Err(e) if refused(&e, "cache exporter") => {
+                tracing::warn!(
+                    "the remote cache ({}: {}) is import-only in this session: this daemon cannot export a build cache ({}); Docker's embedded BuildKit exports one only with the containerd image store, a buildkitd always can",
+                    wanted.variable,
+                    wanted.describe(),
+                    e
+                );
+                match Self::start_with(channel.clone(), session_id, Some(wanted), false).await {
+                    Err(e) if refused(&e, "cache importer") => {
+                        tracing::warn!(
+                            "the remote cache ({}) is not used: this daemon cannot import it either ({e})",
+                            wanted.variable
+                        );
+                        Self::start_with(channel, session_id, None, false).await
+                    }
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn start_with(
+        channel: Channel,
+        session_id: &str,
+        cache: Option<&RemoteCache>,
+        export: bool,
+    ) -> Result<GatewayBuild, EngineError> {
         let build_ref = super::session::random_id();
         let mut control_client =
             ControlClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE);
         let request = control::SolveRequest {
             r#ref: build_ref.clone(),
             session: session_id.to_owned(),
+            cache: cache.map(|c| {
+                let mut options = c.control_options();
+                if !export {
+                    options.exports.clear();
+                }
+                options
+            }),
             ..Default::default()
         };
         let mut request = tonic::Request::new(request);
@@ -261,6 +314,8 @@ impl GatewayBuild {
             solved: Mutex::new(HashMap::new()),
             reads: Flights::new(),
             solving: Arc::new(tokio::sync::Semaphore::new(max_concurrent_solves())),
+            cache: cache.cloned(),
+            export_cache: export,
         })
     }
 
@@ -275,10 +330,17 @@ impl GatewayBuild {
     }
 
     /// Ends the build: results are released and the daemon's `Solve` returns.
+    /// With a remote cache, the build's result is everything the session solved, which the
+    /// daemon then exports to the cache (waiting for that export, within `timeout`).
     pub async fn finish(&self, timeout: Duration) {
         let mut bridge = self.bridge.clone();
+        let result = if self.export_cache {
+            self.all_results()
+        } else {
+            gw::Result::default()
+        };
         let ret = gw::ReturnRequest {
-            result: Some(gw::Result::default()),
+            result: Some(result),
             error: None,
         };
         let _ = tokio::time::timeout(timeout, bridge.r#return(ret)).await;
@@ -286,17 +348,59 @@ impl GatewayBuild {
         if let Some(task) = task {
             match tokio::time::timeout(timeout, task).await {
                 Ok(Ok(Ok(_))) => tracing::debug!(build = %self.build_ref, "session build finished"),
-                Ok(Ok(Err(s))) => {
-                    tracing::debug!(build = %self.build_ref, error = %s.message(), "session build ended with an error")
-                }
+                Ok(Ok(Err(s))) => match self.cache.as_ref().filter(|_| self.export_cache) {
+                    Some(cache) => tracing::warn!(
+                        cache = %cache.describe(),
+                        "the remote cache ({}) was not written: {}; pipelines ran as usual, and later sessions will not find this one's results there",
+                        cache.variable,
+                        s.message()
+                    ),
+                    None => {
+                        tracing::debug!(build = %self.build_ref, error = %s.message(), "session build ended with an error")
+                    }
+                },
                 _ => tracing::debug!(build = %self.build_ref, "session build did not end in time"),
             }
         }
     }
 
+    /// Everything the session solved, as one result: each ref under its own key, and the
+    /// platform mapping daemons ask of a result with several refs (the default platform for all).
+    fn all_results(&self) -> gw::Result {
+        let refs: std::collections::BTreeSet<String> =
+            self.solved.locked().values().map(|r| r.0.clone()).collect();
+        let platform = self
+            .caps
+            .platforms
+            .first()
+            .cloned()
+            .unwrap_or_else(|| Platform::linux("amd64"));
+        let keys: Vec<String> = (0..refs.len()).map(|i| format!("r{i}")).collect();
+        let mapping = serde_json::json!({
+            "platforms": keys.iter().map(|k| serde_json::json!({
+                "id": k,
+                "platform": { "os": platform.os, "architecture": platform.architecture },
+            })).collect::<Vec<_>>()
+        });
+        gw::Result {
+            result: Some(gw::result::Result::Refs(gw::RefMap {
+                refs: keys
+                    .into_iter()
+                    .zip(refs)
+                    .map(|(k, id)| (k, gw::Ref { id, def: None }))
+                    .collect(),
+            })),
+            metadata: std::collections::HashMap::from([(
+                "refs.platforms".to_owned(),
+                serde_json::to_vec(&mapping).unwrap_or_default(),
+            )]),
+            ..Default::default()
+        }
+    }
+
     async fn solve_uncached(
         bridge: Bridge,
-        def: bollard_buildkit_proto::pb::Definition,
+        request: gw::SolveRequest,
         solving: Arc<tokio::sync::Semaphore>,
     ) -> Result<SolvedRef, EngineError> {
         let _permit = solving
@@ -305,7 +409,6 @@ impl GatewayBuild {
             .map_err(|_| EngineError::Unavailable {
                 message: "the session is closing".into(),
             })?;
-        let request = evaluate_request(def);
         let response = retry_contention(|| {
             let (mut bridge, request) = (bridge.clone(), request.clone());
             async move { bridge.solve(request).await }
@@ -317,13 +420,17 @@ impl GatewayBuild {
     }
 }
 
-/// A request that solves `def` now and returns its result.
-fn evaluate_request(def: bollard_buildkit_proto::pb::Definition) -> gw::SolveRequest {
+/// A request that solves `def` now and returns its result, looking in `cache` too.
+fn evaluate_request(
+    def: bollard_buildkit_proto::pb::Definition,
+    cache: Option<&RemoteCache>,
+) -> gw::SolveRequest {
     gw::SolveRequest {
         definition: Some(def),
         allow_result_return: true,
         allow_result_array_ref: true,
         evaluate: true,
+        cache_imports: cache.map(RemoteCache::imports).unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -408,9 +515,13 @@ impl Engine for GatewayBuild {
         let result = self
             .solves
             .join(def.head.clone(), || {
-                Self::solve_uncached(self.bridge.clone(), def.pb.clone(), self.solving.clone())
-                    .instrument(solve_span(def))
-                    .boxed()
+                Self::solve_uncached(
+                    self.bridge.clone(),
+                    evaluate_request(def.pb.clone(), self.cache.as_ref()),
+                    self.solving.clone(),
+                )
+                .instrument(solve_span(def))
+                .boxed()
             })
             .await;
         // Failures are not remembered: a later request solves again.
@@ -423,7 +534,7 @@ impl Engine for GatewayBuild {
     }
 
     async fn run(&self, def: &Definition) -> Result<SolvedRef, EngineError> {
-        let request = evaluate_request(def.pb.clone());
+        let request = evaluate_request(def.pb.clone(), self.cache.as_ref());
         let mut bridge = self.bridge.clone();
         let response = bridge
             .solve(request)

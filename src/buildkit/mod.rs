@@ -6,6 +6,7 @@ pub mod attach;
 pub mod describe;
 pub(crate) mod gateway;
 pub(crate) mod reconnect;
+pub mod remote_cache;
 pub(crate) mod session;
 
 pub use session::SessionIdentity;
@@ -72,10 +73,13 @@ pub struct BuildkitSession {
 
 impl BuildkitSession {
     /// Connects to `runner`, opens the session tunnel serving `attachables`, and starts the build.
+    /// With `cache`, every solve imports from that remote cache and the session's results are
+    /// exported to it when the session ends.
     pub async fn connect(
         runner: Runner,
         identity: &SessionIdentity,
         attachables: Attachables,
+        cache: Option<&remote_cache::RemoteCache>,
     ) -> Result<BuildkitSession, ConnectError> {
         let address = runner.address.to_string();
         let channel = reach(&runner).await?;
@@ -85,7 +89,7 @@ impl BuildkitSession {
                 address: address.clone(),
                 message: s.message().to_owned(),
             })?;
-        let engine = GatewayBuild::start(channel, &identity.id)
+        let engine = GatewayBuild::start(channel, &identity.id, cache)
             .await
             .map_err(|source| ConnectError::Build { address, source })?;
         Ok(BuildkitSession {

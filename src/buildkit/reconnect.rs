@@ -26,6 +26,7 @@ const CLOSE_BROKEN: Duration = Duration::from_secs(2);
 pub(crate) struct ReconnectingEngine {
     runner: Runner,
     identity: SessionIdentity,
+    cache: Option<super::remote_cache::RemoteCache>,
     attachables: Box<dyn Fn() -> Attachables + Send + Sync>,
     current: RwLock<Option<Arc<BuildkitSession>>>,
     /// The engine of the latest session, which answers what the daemon supports while it is away.
@@ -41,12 +42,16 @@ impl ReconnectingEngine {
     pub(crate) async fn connect(
         runner: Runner,
         identity: SessionIdentity,
+        cache: Option<super::remote_cache::RemoteCache>,
         attachables: impl Fn() -> Attachables + Send + Sync + 'static,
     ) -> Result<ReconnectingEngine, ConnectError> {
-        let session = BuildkitSession::connect(runner.clone(), &identity, attachables()).await?;
+        let session =
+            BuildkitSession::connect(runner.clone(), &identity, attachables(), cache.as_ref())
+                .await?;
         Ok(ReconnectingEngine {
             runner,
             identity,
+            cache,
             attachables: Box::new(attachables),
             latest: RwLock::new(session.engine.clone()),
             current: RwLock::new(Some(Arc::new(session))),
@@ -94,12 +99,16 @@ impl ReconnectingEngine {
         if let Some(s) = self.session() {
             return Ok(s);
         }
-        let session =
-            BuildkitSession::connect(self.runner.clone(), &self.identity, (self.attachables)())
-                .await
-                .map_err(|e| EngineError::Unavailable {
-                    message: format!("{e} (dirk tries again on the next request)"),
-                })?;
+        let session = BuildkitSession::connect(
+            self.runner.clone(),
+            &self.identity,
+            (self.attachables)(),
+            self.cache.as_ref(),
+        )
+        .await
+        .map_err(|e| EngineError::Unavailable {
+            message: format!("{e} (dirk tries again on the next request)"),
+        })?;
         tracing::info!(runner = %self.runner.address, "reconnected to the BuildKit daemon");
         let session = Arc::new(session);
         *self.latest.writing() = session.engine.clone();

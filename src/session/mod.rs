@@ -19,6 +19,7 @@ use crate::buildkit::ConnectError;
 use crate::buildkit::address::{AddressError, Runner};
 use crate::buildkit::attach::Attachables;
 use crate::buildkit::reconnect::ReconnectingEngine;
+use crate::buildkit::remote_cache::RemoteCache;
 use crate::buildkit::session::SessionIdentity;
 use crate::core::progress::ProgressEvent;
 use crate::core::stores::SessionStores;
@@ -46,6 +47,9 @@ pub enum SessionError {
     /// The runner address is malformed.
     #[error(transparent)]
     Address(#[from] AddressError),
+    /// The remote cache configuration is malformed.
+    #[error(transparent)]
+    Cache(#[from] crate::buildkit::remote_cache::CacheConfigError),
     /// The daemon could not be reached or refused the session.
     #[error(transparent)]
     Connect(#[from] ConnectError),
@@ -137,7 +141,8 @@ impl Session {
         config: SessionConfig,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Session, SessionError> {
-        let runner = Runner::from_env(env)?;
+        let runner = Runner::from_env(&env)?;
+        let cache = RemoteCache::from_env(&env)?;
         let identity = SessionIdentity::new("dirk", &format!("dirk:{}", config.workdir.display()));
         let span = tracing::info_span!(
             "dirk.session",
@@ -150,7 +155,7 @@ impl Session {
             let (files, stores) = (files.clone(), stores.clone());
             move || Attachables::new(files.clone(), &stores)
         };
-        let buildkit = ReconnectingEngine::connect(runner, identity.clone(), attachables)
+        let buildkit = ReconnectingEngine::connect(runner, identity.clone(), cache, attachables)
             .instrument(span.clone())
             .await?;
         let buildkit = Arc::new(buildkit);

@@ -34,7 +34,7 @@ async fn raw_session(files: Option<(String, std::path::PathBuf)>) -> Result<Buil
             Attachables::new(Arc::new(OneDir { name, root }), &Default::default())
         }
     };
-    Ok(BuildkitSession::connect(runner, &identity, attachables).await?)
+    Ok(BuildkitSession::connect(runner, &identity, attachables, None).await?)
 }
 
 /// Serves one host directory, straight from disk.
