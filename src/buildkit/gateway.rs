@@ -359,6 +359,10 @@ impl GatewayBuild {
                         tracing::debug!(build = %self.build_ref, error = %s.message(), "session build ended with an error")
                     }
                 },
+                _ if self.export_cache => tracing::warn!(
+                    "the remote cache export did not finish within {} s; give the session longer to close (--cleanup-timeout)",
+                    timeout.as_secs()
+                ),
                 _ => tracing::debug!(build = %self.build_ref, "session build did not end in time"),
             }
         }
