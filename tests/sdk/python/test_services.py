@@ -10,7 +10,7 @@ import anyio
 import dagger
 import pytest
 
-from conftest import BUSYBOX, ROOT
+from conftest import BUSYBOX, ROOT, bare_repo
 
 pytestmark = pytest.mark.anyio
 
@@ -156,24 +156,11 @@ async def test_a_service_that_never_listens_times_out_clearly(monkeypatch):
     assert "silent" in text and "not ready within 3 s" in text and "8080" in text, text
 
 
-def git(cwd, *args):
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@localhost"}
-    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
-
-
 async def test_http_and_git_from_a_service(tmp_path):
     marker = f"src-{uuid.uuid4().hex}"
-    work, site = tmp_path / "work", tmp_path / "site"
-    work.mkdir()
+    site = tmp_path / "site"
     site.mkdir()
-    git(site, "init", "-q", "--bare", "repo.git")
-    git(work, "init", "-q", "-b", "main")
-    (work / "VERSION").write_text(marker)
-    git(work, "add", "VERSION")
-    git(work, "commit", "-q", "-m", "v1")
-    git(work, "push", "-q", str(site / "repo.git"), "HEAD:main")
-    git(site / "repo.git", "update-server-info")
+    bare_repo(site, marker)
     (site / "notes.txt").write_text(f"notes {marker}")
     async with dagger.Connection() as client:
         svc = (

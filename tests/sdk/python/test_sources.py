@@ -1,6 +1,5 @@
 """Git and HTTP sources, and image export, through the Python SDK (servers on 127.0.0.1; the daemon fetches)."""
 import functools
-import os
 import http.server
 import subprocess
 import threading
@@ -9,7 +8,7 @@ import uuid
 import dagger
 import pytest
 
-from conftest import BUSYBOX
+from conftest import BUSYBOX, bare_repo
 
 pytestmark = pytest.mark.anyio
 
@@ -24,24 +23,10 @@ def served(tmp_path):
     server.shutdown()
 
 
-def git(cwd, *args):
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@localhost"}
-    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
-
-
 async def test_git_branch_and_http_file(served):
     root, base = served
     marker = str(uuid.uuid4())
-    work = root / "work"
-    work.mkdir()
-    git(root, "init", "-q", "--bare", "repo.git")
-    git(work, "init", "-q", "-b", "main")
-    (work / "VERSION").write_text(marker)
-    git(work, "add", "VERSION")
-    git(work, "commit", "-q", "-m", "v1")
-    git(work, "push", "-q", str(root / "repo.git"), "HEAD:main")
-    git(root / "repo.git", "update-server-info")
+    bare_repo(root, marker)
     (root / "notes.txt").write_text(f"notes {marker}\n")
     async with dagger.Connection() as client:
         tree = client.git(f"{base}/repo.git").branch("main").tree()
