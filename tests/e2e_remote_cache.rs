@@ -46,6 +46,20 @@ fn a_pipeline_is_answered_from_the_remote_cache_after_the_daemon_forgets_it() {
     );
     let (first, first_log) = query("_EXPERIMENTAL_DAGGER_CACHE_CONFIG", &cache, &q);
     let import_only = first_log.contains("is import-only in this session");
+    // `dirk engine` says the same of this daemon.
+    let (code, engine, engine_log) = common::run_dirk(&["engine"], &[("DIRK_CACHE", &cache)]);
+    assert_eq!(code, Some(0), "{engine_log}");
+    let expected = if import_only {
+        "import-only (this daemon cannot export a build cache)"
+    } else {
+        "imported and exported"
+    };
+    assert!(
+        engine.contains(&format!(
+            "remote cache: registry {reference} (DIRK_CACHE): {expected}"
+        )),
+        "{engine}"
+    );
     if import_only {
         assert_eq!(
             first_log.matches("is import-only").count(),

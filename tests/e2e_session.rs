@@ -284,6 +284,11 @@ fn dirk_engine_describes_the_runner_or_fails() {
         "{stdout}"
     );
     assert!(stdout.contains("exec.mount.secret"), "{stdout}");
+    if std::env::var_os("DIRK_CACHE").is_none()
+        && std::env::var_os("_EXPERIMENTAL_DAGGER_CACHE_CONFIG").is_none()
+    {
+        assert!(stdout.contains("remote cache: none"), "{stdout}");
+    }
     let (code, _, stderr) = run(&[("BUILDKIT_HOST", "unix:///nonexistent/buildkitd.sock")]);
     assert_eq!(code, Some(1));
     assert!(

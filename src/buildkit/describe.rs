@@ -87,10 +87,15 @@ pub struct EngineReport {
     pub workers: Vec<Worker>,
     /// Each capability of [`CAPABILITIES`], and whether the daemon has it.
     pub capabilities: Vec<(&'static str, &'static str, bool)>,
+    /// The remote cache configured, and whether this daemon exports to it (else import-only).
+    pub remote_cache: Option<(String, bool)>,
 }
 
-/// Reaches `runner` and describes it.
-pub async fn describe(runner: Runner) -> Result<EngineReport, ConnectError> {
+/// Reaches `runner` and describes it, with how it would use `cache`.
+pub async fn describe(
+    runner: Runner,
+    cache: Option<super::remote_cache::RemoteCache>,
+) -> Result<EngineReport, ConnectError> {
     let address = runner.address.to_string();
     let origin = format!("{}={}", runner.origin.variable, runner.origin.value);
     let channel = super::reach(&runner).await?;
@@ -114,8 +119,19 @@ pub async fn describe(runner: Runner) -> Result<EngineReport, ConnectError> {
         })
         .collect();
     let identity = SessionIdentity::new("dirk-engine", "dirk-engine");
-    let session =
-        BuildkitSession::connect(runner, &identity, Attachables::health_only(), None).await?;
+    let session = BuildkitSession::connect(
+        runner,
+        &identity,
+        Attachables::health_only(),
+        cache.as_ref(),
+    )
+    .await?;
+    let remote_cache = cache.map(|c| {
+        (
+            format!("{} ({})", c.describe(), c.variable),
+            session.engine.exports_cache(),
+        )
+    });
     let capabilities = CAPABILITIES
         .iter()
         .map(|(cap, what)| {
@@ -133,5 +149,6 @@ pub async fn describe(runner: Runner) -> Result<EngineReport, ConnectError> {
         version,
         workers,
         capabilities,
+        remote_cache,
     })
 }

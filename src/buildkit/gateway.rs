@@ -329,6 +329,11 @@ impl GatewayBuild {
         &self.caps
     }
 
+    /// Whether the session's results go to a remote cache when it ends.
+    pub fn exports_cache(&self) -> bool {
+        self.export_cache
+    }
+
     /// Ends the build: results are released and the daemon's `Solve` returns.
     /// With a remote cache, the build's result is everything the session solved, which the
     /// daemon then exports to the cache (waiting for that export, within `timeout`).
@@ -373,6 +378,9 @@ impl GatewayBuild {
     fn all_results(&self) -> gw::Result {
         let refs: std::collections::BTreeSet<String> =
             self.solved.locked().values().map(|r| r.0.clone()).collect();
+        if refs.is_empty() {
+            return gw::Result::default();
+        }
         let platform = self
             .caps
             .platforms

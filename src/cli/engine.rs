@@ -3,6 +3,7 @@
 
 use dirk::buildkit::address::Runner;
 use dirk::buildkit::describe::describe;
+use dirk::buildkit::remote_cache::RemoteCache;
 
 pub async fn run() -> anyhow::Result<i32> {
     let runner = match Runner::from_env(|k| std::env::var(k).ok()) {
@@ -17,7 +18,14 @@ pub async fn run() -> anyhow::Result<i32> {
         "chosen by: {}={}",
         runner.origin.variable, runner.origin.value
     );
-    let report = match describe(runner).await {
+    let cache = match RemoteCache::from_env(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dirk engine: {e}");
+            return Ok(1);
+        }
+    };
+    let report = match describe(runner, cache).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("dirk engine: {e}");
@@ -40,6 +48,13 @@ pub async fn run() -> anyhow::Result<i32> {
         for rule in &w.gc_rules {
             println!("  cache gc: {rule}");
         }
+    }
+    match &report.remote_cache {
+        Some((what, true)) => println!("remote cache: {what}: imported and exported"),
+        Some((what, false)) => {
+            println!("remote cache: {what}: import-only (this daemon cannot export a build cache)")
+        }
+        None => println!("remote cache: none (set DIRK_CACHE to share one between machines)"),
     }
     println!("capabilities:");
     for (cap, what, has) in &report.capabilities {
