@@ -114,6 +114,12 @@ fn canceled(step: &Step) -> bool {
     step.error.trim_end().ends_with("context canceled")
 }
 
+/// A remote cache that holds nothing yet (the first run that uses it): the daemon reports the import
+/// as a failed step, though the pipeline goes on and fills the cache.
+fn empty_cache(step: &Step) -> bool {
+    step.name.starts_with("importing cache manifest from") && step.error.ends_with("not found")
+}
+
 fn failure_lines(step: &Step) -> Vec<String> {
     let mut out = vec![format!("#{} ERROR: {}", step.index, step.error)];
     if !step.tail.is_empty() {
@@ -136,6 +142,8 @@ fn plain_lines(board: &mut Board, event: ProgressEvent) -> Vec<String> {
             if finishing {
                 if canceled(step) {
                     out.push(format!("#{} CANCELED {:.1}s", step.index, step.seconds()));
+                } else if empty_cache(step) {
+                    out.push(format!("#{} EMPTY (nothing cached there yet)", step.index));
                 } else if !step.error.is_empty() {
                     out.extend(failure_lines(step));
                 } else if step.cached {
@@ -437,6 +445,33 @@ mod tests {
             step("s", "exec httpd", true, true, false, "context canceled"),
         );
         assert_eq!(done, vec!["⊘ exec httpd (canceled after 1.5s)"]);
+    }
+
+    #[test]
+    fn an_empty_remote_cache_is_not_a_failure() {
+        let mut board = Board::default();
+        let name = "importing cache manifest from 127.0.0.1:5000/cache:main";
+        let lines: Vec<String> = [
+            step("i", name, true, false, false, ""),
+            step(
+                "i",
+                name,
+                true,
+                true,
+                false,
+                "failed to configure registry cache importer: 127.0.0.1:5000/cache:main: not found",
+            ),
+        ]
+        .into_iter()
+        .flat_map(|e| plain_lines(&mut board, e))
+        .collect();
+        assert_eq!(
+            lines,
+            vec![
+                format!("#1 {name}"),
+                "#1 EMPTY (nothing cached there yet)".to_owned()
+            ]
+        );
     }
 
     #[test]
