@@ -5,13 +5,15 @@
 //! a service names it in its URL. The address is known only once the service runs, so the graph
 //! is built without it and copied with the addresses filled in just before it is solved. The
 //! daemon leaves extra hosts' addresses out of an exec's cache key, so the copy is cached like the
-//! original.
+//! original. Also here: the digest that identifies a graph in every session, and the image a
+//! graph's filesystem was built on (both walks over the graph's structure, as the copy is).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::exec::{Exec, HostAddr};
 use super::node::{Node, OpKind, State, digest_of};
+use super::pb;
 
 impl State {
     /// The hostnames of every service that a step of this graph names, each with the other names
@@ -139,6 +141,42 @@ impl State {
         match &self.node.as_ref()?.kind {
             OpKind::Exec(spec, _) => Some((**spec).clone()),
             _ => None,
+        }
+    }
+}
+
+impl State {
+    /// The image this filesystem was built on, found by following, from this state down, the
+    /// input each step writes on (an exec's root filesystem, a file op's base) to an image source:
+    /// its reference and its state. `None` when the chain ends elsewhere (scratch, a local source,
+    /// a merge).
+    pub fn image_below(&self) -> Option<(String, State)> {
+        let mut state = self.clone();
+        loop {
+            let node = state.node.clone()?;
+            let op = match &node.kind {
+                OpKind::Source(s) => {
+                    return s
+                        .identifier
+                        .strip_prefix("docker-image://")
+                        .map(|r| (r.to_owned(), state.clone()));
+                }
+                OpKind::Exec(_, e) => pb::op::Op::Exec(e.clone()),
+                OpKind::File(f) => pb::op::Op::File(f.clone()),
+                OpKind::Raw(raw) => raw.op.clone()?,
+            };
+            let input = match &op {
+                pb::op::Op::Source(s) => {
+                    return s
+                        .identifier
+                        .strip_prefix("docker-image://")
+                        .map(|r| (r.to_owned(), state.clone()));
+                }
+                pb::op::Op::Exec(e) => e.mounts.iter().find(|m| m.dest == "/")?.input,
+                pb::op::Op::File(f) => f.actions.first()?.input,
+                _ => return None,
+            };
+            state = node.inputs.get(usize::try_from(input).ok()?)?.clone();
         }
     }
 }

@@ -336,3 +336,28 @@ fn stable_digests_leave_the_scope_out() {
     assert_eq!(state.stable_digest(), sample().stable_digest());
     assert_eq!(State::scratch().stable_digest(), None);
 }
+
+#[test]
+fn the_image_below_a_chain_is_found_through_the_written_inputs() {
+    // sample(): an image, an exec on it (with a scratch mount), a file op on the exec's root.
+    let Some((reference, image)) = sample().image_below() else {
+        panic!("the chain starts at an image")
+    };
+    assert_eq!(reference, "docker.io/library/busybox:latest");
+    assert_eq!(
+        image.digest(),
+        ImageSource {
+            reference: "docker.io/library/busybox:latest".into(),
+            platform: Some(Platform::linux("amd64")),
+        }
+        .build()
+        .digest()
+    );
+    assert!(State::scratch().image_below().is_none());
+    let local = LocalSource {
+        name: "ctx".into(),
+        ..Default::default()
+    }
+    .build();
+    assert!(local.image_below().is_none());
+}

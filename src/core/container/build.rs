@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use super::Container;
+use super::{BaseImage, Container};
 use crate::core::directory::Directory;
 use crate::core::engine::FrontendRequest;
 use crate::core::error::{CoreError, CoreResult};
-use crate::core::image::ImageConfig;
+use crate::core::image::{ImageConfig, ImageRef};
 use crate::core::runtime::Runtime;
 use crate::core::secret::Secret;
 use crate::llb::{Platform, State};
@@ -85,6 +85,22 @@ impl Directory {
             None => ImageConfig::default(),
         };
         let mut container = Container::scratch(platform.clone());
+        // Images written from the result keep the layers of the image its Dockerfile started FROM.
+        container.base = match rootfs.image_below() {
+            Some((reference, image)) => match ImageRef::parse(&reference) {
+                Ok(r) => match rt.resolve_image(&r, platform).await {
+                    Ok((_, _, diff_ids)) if !diff_ids.is_empty() => Some(BaseImage {
+                        reference,
+                        rootfs: image,
+                        diff_ids,
+                        marks: Vec::new(),
+                    }),
+                    _ => None,
+                },
+                Err(_) => None,
+            },
+            None => None,
+        };
         container.rootfs = rootfs;
         container.config = config;
         Ok(container)

@@ -149,3 +149,22 @@ async def test_an_exported_image_loads_with_its_base_layers(tmp_path):
     assert "dirk: changes since" in history, history
     assert out.startswith(f"{marker}\n{marker}\n"), out
     assert "No such file" in out, out
+
+
+async def test_a_dockerfile_build_keeps_the_layers_of_its_from_image(tmp_path):
+    marker = uuid.uuid4().hex
+    repo = f"dirk-test/built-{marker[:8]}"
+    (tmp_path / "Dockerfile").write_text(f"FROM {BUSYBOX}\nRUN echo {marker} > /built && rm /bin/vi\n")
+    async with dagger.Connection() as client:
+        built = client.container().build(client.host().directory(str(tmp_path)))
+        ref = await built.publish(f"{REGISTRY}/{repo}:v1")
+        out = await (
+            client.container().from_(f"{REGISTRY}/{repo}@" + ref.split("@")[1])
+            .with_exec(["sh", "-c", "cat /built; test -e /bin/vi && echo vi || echo no-vi"])
+            .stdout()
+        )
+    assert out == f"{marker}\nno-vi\n"
+    base_layers = [layer["digest"] for layer in manifest("busybox", "latest")["layers"]]
+    layers = [layer["digest"] for layer in manifest(repo, "v1")["layers"]]
+    assert layers[: len(base_layers)] == base_layers, "the FROM image's layers are kept"
+    assert len(layers) == len(base_layers) + 1, "the Dockerfile's steps are one layer on them"
