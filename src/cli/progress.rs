@@ -367,6 +367,14 @@ mod tests {
         })
     }
 
+    /// The plain-mode lines `events` produce, in order.
+    fn plain(board: &mut Board, events: Vec<ProgressEvent>) -> Vec<String> {
+        events
+            .into_iter()
+            .flat_map(|e| plain_lines(board, e))
+            .collect()
+    }
+
     fn log(digest: &str, text: &str) -> ProgressEvent {
         ProgressEvent::Log {
             digest: digest.into(),
@@ -389,10 +397,7 @@ mod tests {
             log("c", "FAIL x\n"),
             step("c", "exec test", true, true, false, "exit code: 1"),
         ];
-        let lines: Vec<String> = events
-            .into_iter()
-            .flat_map(|e| plain_lines(&mut board, e))
-            .collect();
+        let lines = plain(&mut board, events);
         assert_eq!(
             lines,
             vec![
@@ -426,10 +431,7 @@ mod tests {
                 "exit code: 137: context canceled: context canceled",
             ),
         ];
-        let lines: Vec<String> = events
-            .into_iter()
-            .flat_map(|e| plain_lines(&mut board, e))
-            .collect();
+        let lines = plain(&mut board, events);
         assert_eq!(
             lines,
             vec![
@@ -451,7 +453,7 @@ mod tests {
     fn an_empty_remote_cache_is_not_a_failure() {
         let mut board = Board::default();
         let name = "importing cache manifest from 127.0.0.1:5000/cache:main";
-        let lines: Vec<String> = [
+        let events = vec![
             step("i", name, true, false, false, ""),
             step(
                 "i",
@@ -461,10 +463,8 @@ mod tests {
                 false,
                 "failed to configure registry cache importer: 127.0.0.1:5000/cache:main: not found",
             ),
-        ]
-        .into_iter()
-        .flat_map(|e| plain_lines(&mut board, e))
-        .collect();
+        ];
+        let lines = plain(&mut board, events);
         assert_eq!(
             lines,
             vec![

@@ -85,6 +85,15 @@ struct Instance {
     _deps: Vec<Lease>,
 }
 
+impl Instance {
+    /// Stops the service, announcing it in `progress`.
+    fn stop(self, progress: &ProgressSink) {
+        let step = progress.start(format!("stop service {}", self.name));
+        drop(self);
+        let _ = step.finish::<(), String>(Ok(()));
+    }
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
         // Dropping the solve cancels it on the daemon, which kills the service's process.
@@ -142,9 +151,7 @@ impl Drop for Lease {
             }
             if let Some(instance) = s.instance.take() {
                 listening.locked().remove(&hostname);
-                let step = progress.start(format!("stop service {}", instance.name));
-                drop(instance);
-                let _ = step.finish::<(), String>(Ok(()));
+                instance.stop(&progress);
             }
         });
     }
@@ -181,9 +188,7 @@ impl ServiceManager {
         for slot in slots {
             let instance = slot.lock().await.instance.take();
             if let Some(instance) = instance {
-                let step = progress.start(format!("stop service {}", instance.name));
-                drop(instance);
-                let _ = step.finish::<(), String>(Ok(()));
+                instance.stop(progress);
             }
         }
         self.listening.locked().clear();
