@@ -325,10 +325,7 @@ impl Container {
             address: address.to_owned(),
             source,
         };
-        let credentials = rt
-            .registry_auth()
-            .credentials(&reference.domain, rt.secrets(), |k| std::env::var(k).ok());
-        let mut repo = Repository::new(&reference.domain, &reference.path, credentials);
+        let mut repo = repository_of(rt, &reference);
         let name = reference.name_and_tag();
         let step = |what: String| rt.progress().start(format!("push {name}: {what}"));
         step("authenticate".into())
