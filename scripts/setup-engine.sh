@@ -217,7 +217,10 @@ if ! daemon_up "$DOCKER28_SOCK"; then
       dockerd containerd containerd-shim-runc-v2 docker-proxy docker-init
     ln -sf /usr/sbin/runc "$DOCKER28_DIR/bin/runc"
   fi
-  printf '{"insecure-registries": ["%s"], "features": {"containerd-snapshotter": true}}\n' "$REGISTRY" \
+  # Its BuildKit collects garbage by default, and prunes every unused record while less than a fifth
+  # of the disk is free: on a fuller CI disk, cache volumes and cached steps would vanish between
+  # one step and the next. The suite's cache is small and bounded, so this daemon keeps it.
+  printf '{"insecure-registries": ["%s"], "features": {"containerd-snapshotter": true}, "builder": {"gc": {"enabled": false}}}\n' "$REGISTRY" \
     >"$DOCKER28_DIR/daemon.json"
   start_dockerd docker28 "$DOCKER28_DIR" "$DOCKER28_SOCK" d28br 172.31.228.1/24 \
     --config-file "$DOCKER28_DIR/daemon.json"
