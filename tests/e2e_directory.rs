@@ -372,3 +372,61 @@ fn copies_with_patterns_give_the_same_tree_on_every_daemon() -> common::TestResu
     }
     Ok(())
 }
+
+/// `Directory.diff` on every suite daemon: through the daemon's diff op where `dirk engine` reports
+/// one, else through the exec shim. Both give the same entries for what was added or changed, at
+/// the root and for subdirectories; they differ where the README says: a file rewritten with the
+/// same content counts as changed for the diff op (its metadata changed), not for the shim.
+#[test]
+fn diff_gives_the_same_changes_through_the_diff_op_or_the_shim() {
+    for (daemon, host) in common::suite_daemons() {
+        let env = [
+            ("DOCKER_HOST", host.as_str()),
+            ("BUILDKIT_HOST", ""),
+            ("_EXPERIMENTAL_DAGGER_RUNNER_HOST", ""),
+        ];
+        let (code, engine, log) = common::run_dirk(&["engine"], &env);
+        assert_eq!(code, Some(0), "{daemon}: {log}");
+        let native = engine.lines().any(|l| l.trim().starts_with("yes diffop"));
+        let s = Session::start_with(&[], &env);
+        let d = s.data(
+            r#"{ directory { withNewFile(path: "same.txt", contents: "same") { withNewFile(path: "sub/old.txt", contents: "old") {
+                base: id
+                withNewFile(path: "sub/new.txt", contents: "new") { withNewFile(path: "same.txt", contents: "same") {
+                    changed: id } } } } } }"#,
+        );
+        let base = &d["directory"]["withNewFile"]["withNewFile"];
+        let changed = &base["withNewFile"]["withNewFile"]["changed"];
+        let changed = changed.as_str().unwrap_or_default();
+        let changed_sub = s.string_at(
+            &format!(
+                r#"{{ directory(id: {}) {{ directory(path: "sub") {{ id }} }} }}"#,
+                lit(changed)
+            ),
+            &["directory", "directory", "id"],
+        );
+        let v = s.data(&format!(
+            r#"{{ base: directory(id: {b}) {{ diff(other: {c}) {{ entries sub: entries(path: "sub") file(path: "sub/new.txt") {{ contents }} }}
+                  directory(path: "sub") {{ diff(other: {subc}) {{ entries }} }} }}
+                  same: directory(id: {b}) {{ diff(other: {b}) {{ entries }} }} }}"#,
+            b = lit(base["base"].as_str().unwrap_or_default()),
+            c = lit(changed),
+            subc = lit(&changed_sub),
+        ));
+        let diff = &v["base"]["diff"];
+        let rewritten = if native {
+            json!(["same.txt", "sub"])
+        } else {
+            json!(["sub"])
+        };
+        assert_eq!(diff["entries"], rewritten, "{daemon} (diff op: {native})");
+        assert_eq!(diff["sub"], json!(["new.txt"]), "{daemon}");
+        assert_eq!(diff["file"]["contents"], "new", "{daemon}");
+        assert_eq!(
+            v["base"]["directory"]["diff"]["entries"],
+            json!(["new.txt"]),
+            "{daemon}: a subdirectory diffs as its own tree"
+        );
+        assert_eq!(v["same"]["diff"]["entries"], json!([]), "{daemon}");
+    }
+}

@@ -25,7 +25,7 @@ pub const CAPABILITIES: [(&str, &str); 7] = [
     ("frontend.inputs", "Dockerfile builds from any directory"),
     (
         "diffop",
-        "the daemon's diff op (dirk's shim computes Directory.diff without it)",
+        "Directory.diff runs as the daemon's diff op (dirk's shim computes it without)",
     ),
     ("mergeop", "merging filesystems without copies"),
 ];

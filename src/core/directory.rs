@@ -25,6 +25,9 @@ pub struct Directory {
 /// The LLB capability for include/exclude patterns on copies.
 pub const COPY_PATTERNS_CAP: &str = "file.copy.includeexcludepatterns";
 
+/// The LLB capability for computing diffs in the daemon.
+pub const DIFF_OP_CAP: &str = "diffop";
+
 /// Default mode of directories created implicitly.
 const DIR_MODE: u32 = 0o755;
 
@@ -137,24 +140,38 @@ impl Directory {
         Ok(self.apply(actions, format!("write {target}")))
     }
 
-    /// What `other` adds to or changes in this directory: every entry of `other` that this one
-    /// lacks or holds differently (content, type, mode or owner), with its parent directories.
-    /// Deletions are not represented. Computed by the exec shim, so it needs no diff op from the
-    /// daemon (Docker's embedded BuildKit has none).
+    /// What `other` adds to or changes in this directory, with the parent directories of what it
+    /// holds. Read directly, the result holds no deletions.
+    ///
+    /// A daemon with the diff op (`diffop`) computes it: what differs by content or metadata
+    /// (including the modification time) counts as changed, and where the result is merged or
+    /// exported as a layer, deletions apply as well. Elsewhere the exec shim computes it: entries
+    /// count as changed when their content, type, mode or owner differ, and deletions are not
+    /// represented.
     pub fn diff(&self, rt: &Runtime, other: &Directory) -> CoreResult<Directory> {
-        let sub = |d: &Directory| d.dir.trim_start_matches('/').to_owned();
-        let state = super::solve::shim_tool(
-            rt,
-            &self.platform,
-            crate::shim::DIFF_ARG,
-            vec![
-                ("/.dirk-diff/lower", self.state.clone(), sub(self)),
-                ("/.dirk-diff/upper", other.state.clone(), sub(other)),
-            ],
-            ("/.dirk-diff/out", State::scratch()),
-            &[],
-            self.step_name(format!("diff {} {}", self.dir, other.dir)),
-        )?;
+        let name = self.step_name(format!("diff {} {}", self.dir, other.dir));
+        let state = if rt.engine().supports(DIFF_OP_CAP) {
+            State::diff(
+                &self.rooted("diff lower"),
+                &other.rooted("diff upper"),
+                Some(&self.platform),
+                Some(name),
+            )
+        } else {
+            let sub = |d: &Directory| d.dir.trim_start_matches('/').to_owned();
+            super::solve::shim_tool(
+                rt,
+                &self.platform,
+                crate::shim::DIFF_ARG,
+                vec![
+                    ("/.dirk-diff/lower", self.state.clone(), sub(self)),
+                    ("/.dirk-diff/upper", other.state.clone(), sub(other)),
+                ],
+                ("/.dirk-diff/out", State::scratch()),
+                &[],
+                name,
+            )?
+        };
         Ok(Directory {
             state,
             dir: "/".into(),

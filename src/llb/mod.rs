@@ -9,6 +9,7 @@
 mod exec;
 mod file;
 mod hosts;
+mod layers;
 mod marshal;
 pub(crate) mod node;
 mod platform;

@@ -265,6 +265,11 @@ impl Node {
 fn stacked_depth(kind: &OpKind, inputs: &[State]) -> u32 {
     let under = match kind {
         OpKind::Source(_) => return 0,
+        // A merge stacks every layer of every input.
+        OpKind::Raw(pb::Op {
+            op: Some(pb::op::Op::Merge(_)),
+            ..
+        }) => return inputs.iter().map(State::stack_depth).sum(),
         OpKind::Exec(..) | OpKind::Raw(_) => {
             inputs.iter().map(State::stack_depth).max().unwrap_or(0)
         }
