@@ -430,3 +430,115 @@ fn diff_gives_the_same_changes_through_the_diff_op_or_the_shim() {
         assert_eq!(v["same"]["diff"]["entries"], json!([]), "{daemon}");
     }
 }
+
+/// `withDirectory` of a whole tree to the root, onto a directory and onto a container: the daemon's
+/// merge op where `dirk engine` reports one, a copy elsewhere. Both give the same tree (names, modes,
+/// owners, sizes, contents; a directory on both sides takes the source's metadata), which the test
+/// compares across the three daemons. Where they differ is where a copy fails: a source directory
+/// over a symlink of the container replaces it in a merge.
+#[test]
+fn with_directory_at_the_root_gives_the_same_tree_merged_or_copied() {
+    const LIST: &str = "cd /w && find . | sort | while read p; do stat -c '%n %a %u %g %s %F' \"$p\"; done; cat a/sub/y d/new";
+    let mut listings = Vec::new();
+    for (daemon, host) in common::suite_daemons() {
+        let env = [
+            ("DOCKER_HOST", host.as_str()),
+            ("BUILDKIT_HOST", ""),
+            ("_EXPERIMENTAL_DAGGER_RUNNER_HOST", ""),
+        ];
+        let (code, engine, log) = common::run_dirk(&["engine"], &env);
+        assert_eq!(code, Some(0), "{daemon}: {log}");
+        let merges = engine.lines().any(|l| l.trim().starts_with("yes mergeop"));
+        let s = Session::start_with(&[], &env);
+        let source = s.string_at(
+            r#"{ directory { withNewFile(path: "a/z", contents: "z") { withNewFile(path: "a/sub/y", contents: "y-new") {
+                withNewDirectory(path: "d", permissions: 493) { withNewFile(path: "d/new", contents: "n", permissions: 448) {
+                withNewFile(path: "new/deep/f", contents: "f") { id } } } } } } }"#,
+            &[
+                "directory",
+                "withNewFile",
+                "withNewFile",
+                "withNewDirectory",
+                "withNewFile",
+                "withNewFile",
+                "id",
+            ],
+        );
+        let v = s.data(&format!(
+            r#"{{ directory {{ withNewFile(path: "a/x", contents: "x") {{ withNewFile(path: "a/sub/y", contents: "y-old") {{
+                 withNewFile(path: "top.txt", contents: "top", permissions: 384) {{ withNewDirectory(path: "d", permissions: 448) {{
+                 withNewFile(path: "d/keep", contents: "k") {{ withDirectory(path: ".", directory: {src}) {{
+                   entries
+                   onto: id }} }} }} }} }} }} }} }}"#,
+            src = lit(&source),
+        ));
+        let merged = &v["directory"]["withNewFile"]["withNewFile"]["withNewFile"]["withNewDirectory"]
+            ["withNewFile"]["withDirectory"];
+        assert_eq!(
+            merged["entries"],
+            json!(["a", "d", "new", "top.txt"]),
+            "{daemon}"
+        );
+        let onto = merged["onto"].as_str().unwrap_or_default();
+        let c = s.data(&format!(
+            r#"{{ container {{ from(address: {image}) {{
+                 dir: withMountedDirectory(path: "/w", source: {onto}) {{ withExec(args: ["sh", "-c", {list}]) {{ stdout }} }}
+                 root: withDirectory(path: "/", directory: {src}) {{ withExec(args: ["sh", "-c", {root}]) {{ stdout }} }} }} }} }}"#,
+            image = lit(BUSYBOX),
+            onto = lit(onto),
+            src = lit(&source),
+            list = lit(LIST),
+            root = lit("stat -c '%n %a %u %g' / /a /d /new/deep/f /bin/sh && cat /a/sub/y"),
+        ));
+        let listing = c["container"]["from"]["dir"]["withExec"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            listing.contains("./d 755 0 0") && listing.contains("./d/keep 644 0 0 1"),
+            "{daemon}: {listing}"
+        );
+        assert!(listing.ends_with("y-newn"), "{daemon}: {listing}");
+        let root = c["container"]["from"]["root"]["withExec"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(root.ends_with("y-new"), "{daemon}: {root}");
+        listings.push((daemon, listing, root));
+
+        // A directory of the source over a symlink of the container.
+        let q = format!(
+            r#"{{ container {{ from(address: {image}) {{ withExec(args: ["sh", "-c", "mkdir /real && ln -s real /link"]) {{
+                 withDirectory(path: "/", directory: {src}) {{ withExec(args: ["ls", "/link", "/real"]) {{ stdout }} }} }} }} }} }}"#,
+            image = lit(BUSYBOX),
+            src = lit(&s.string_at(
+                r#"{ directory { withNewFile(path: "link/f", contents: "f") { id } } }"#,
+                &["directory", "withNewFile", "id"],
+            )),
+        );
+        let answer = s.query(&q);
+        if merges {
+            assert_eq!(
+                answer["data"]["container"]["from"]["withExec"]["withDirectory"]["withExec"]["stdout"],
+                "/link:\nf\n\n/real:\n",
+                "{daemon}: {answer}"
+            );
+        } else {
+            assert!(
+                answer["errors"]
+                    .to_string()
+                    .contains("cannot copy to non-directory"),
+                "{daemon}: {answer}"
+            );
+        }
+    }
+    for pair in listings.windows(2) {
+        assert_eq!(
+            (&pair[0].1, &pair[0].2),
+            (&pair[1].1, &pair[1].2),
+            "{} and {} made different trees",
+            pair[0].0,
+            pair[1].0
+        );
+    }
+}

@@ -4,13 +4,15 @@
 //!
 //! ```text
 //! cargo build --release && target/release/dirk-bench            # everything
-//! target/release/dirk-bench start overhead                      # some of: start overhead throughput sync memory objects services publish raw
+//! target/release/dirk-bench start overhead                      # some of: start overhead throughput sync memory objects services publish raw merge
 //! ```
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "bench/merge.rs"]
+mod merge;
 #[path = "bench/publish.rs"]
 mod publish;
 #[path = "bench/raw_baseline.rs"]
@@ -57,6 +59,9 @@ fn main() -> Result<()> {
     }
     if run("raw") {
         rt.block_on(raw_baseline::against_raw_buildkit())?;
+    }
+    if run("merge") {
+        rt.block_on(merge::merge_against_copy())?;
     }
     Ok(())
 }

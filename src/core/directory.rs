@@ -210,6 +210,20 @@ impl Directory {
     ) -> CoreResult<Directory> {
         paths::check("path", path)?;
         let target = self.at(path);
+        if let Some(state) = layers::merged_copy(
+            rt.engine().supports(layers::MERGE_OP_CAP),
+            &self.state,
+            &target,
+            (&source.state, &source.dir),
+            include.is_empty() && exclude.is_empty(),
+            &self.platform,
+            self.step_name(format!("merge directory onto {target}")),
+        ) {
+            return Ok(Directory {
+                state,
+                ..self.clone()
+            });
+        }
         let copy = copy_directory(rt, source, &target, include, exclude)?;
         Ok(self.apply(vec![copy], format!("copy directory to {target}")))
     }

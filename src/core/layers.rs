@@ -81,6 +81,34 @@ pub fn write_on(
     bounded(state.clone(), platform).file(actions, Some(platform), Some(what))
 }
 
+/// The LLB capability for stacking filesystems without copying them.
+pub const MERGE_OP_CAP: &str = "mergeop";
+
+/// What copying a whole tree to the root of `base` would give, made by the daemon's merge op
+/// instead: the tree's layers stacked on `base`'s, nothing copied. Only where the two agree: the
+/// daemon has the op (`can_merge`), the copy targets `base`'s root, and it takes the whole of a
+/// filesystem (the source's directory is its root), unfiltered and with its own ownership (`plain`). Where an
+/// entry exists on both sides the source's wins, with its metadata, as a copy does; a directory of
+/// the source over a non-directory of `base`, which a copy refuses, replaces it. `None` where the
+/// merge does not apply: copy.
+pub fn merged_copy(
+    can_merge: bool,
+    base: &State,
+    target: &str,
+    (source, source_dir): (&State, &str),
+    plain: bool,
+    platform: &Platform,
+    description: String,
+) -> Option<State> {
+    if !(can_merge && plain && target == "/" && source_dir == "/") {
+        return None;
+    }
+    Some(bounded(
+        State::merge(&[base.clone(), source.clone()], Some(description)),
+        platform,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,9 @@ const STEPS: usize = 20;
 const ROUNDS: usize = 5;
 
 /// A BuildKit session of the baseline's own, serving `files` (a host directory by name) if given.
-async fn raw_session(files: Option<(String, std::path::PathBuf)>) -> Result<BuildkitSession> {
+pub(super) async fn raw_session(
+    files: Option<(String, std::path::PathBuf)>,
+) -> Result<BuildkitSession> {
     let runner = Runner::from_env(|k| std::env::var(k).ok())?;
     let identity =
         SessionIdentity::new("dirk-bench-raw", &format!("raw-{}", rand::random::<u64>()));

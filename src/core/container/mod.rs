@@ -258,6 +258,22 @@ impl Container {
         owner: Option<&str>,
     ) -> CoreResult<Container> {
         let target = self.path("path", path)?;
+        if self.mount_index_for(&target).is_none()
+            && let Some(rootfs) = layers::merged_copy(
+                rt.engine().supports(layers::MERGE_OP_CAP),
+                &self.rootfs,
+                &target,
+                (&source.state, &source.dir),
+                include.is_empty() && exclude.is_empty() && owner.is_none(),
+                &self.platform,
+                self.step_name(&format!("merge directory onto {target}")),
+            )
+        {
+            return Ok(Container {
+                rootfs,
+                ..self.clone()
+            });
+        }
         let action = owned(
             copy_directory(rt, source, &target, include, exclude)?,
             owner,
