@@ -271,3 +271,97 @@ fn zstd_layers_are_published_as_zstd_and_hold_the_filesystem() -> common::TestRe
     assert!(common::message(&e).contains("OCIMediaTypes"), "{e}");
     Ok(())
 }
+
+/// `publish` on each suite daemon: one whose BuildKit has an image exporter that pushes (Docker 28
+/// with the containerd image store) writes and pushes the image itself, the others leave it to the
+/// session. Either way the base image's layers and history come first, as they are, the command's
+/// changes follow, and the image runs with the container's config.
+#[test]
+fn publish_is_left_to_the_daemon_where_it_can_push() -> common::TestResult {
+    let base: serde_json::Value = serde_json::from_slice(&registry_get(
+        "/v2/busybox/manifests/latest",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ))?;
+    let base_layers: Vec<serde_json::Value> = base["layers"]
+        .as_array()
+        .map(|l| l.iter().map(|x| x["digest"].clone()).collect())
+        .unwrap_or_default();
+    for (daemon, host) in common::suite_daemons() {
+        let env = [
+            ("DOCKER_HOST", host.as_str()),
+            ("BUILDKIT_HOST", ""),
+            ("_EXPERIMENTAL_DAGGER_RUNNER_HOST", ""),
+        ];
+        let (code, engine, log) = common::run_dirk(&["engine"], &env);
+        assert_eq!(code, Some(0), "{daemon}: {log}");
+        let daemon_pushes = engine.contains("yes mergeop");
+        let s = Session::start_with(&[], &env);
+        let marker = unique();
+        let repo = format!("dirk-test/by-daemon-{}", marker.replace(['-', '_'], ""));
+        let v = s.data(&format!(
+            r#"{{ container {{ from(address: {}) {{ withEnvVariable(name: "MARK", value: {m}) {{ withExec(args: ["sh", "-c", "echo $MARK > /marker && rm /bin/vi"]) {{
+                 publish(address: {}) }} }} }} }} }}"#,
+            lit(BUSYBOX),
+            lit(&format!("127.0.0.1:5000/{repo}:v1")),
+            m = lit(&marker),
+        ));
+        let published = v["container"]["from"]["withEnvVariable"]["withExec"]["publish"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let digest = published
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or_default();
+        let manifest: serde_json::Value = serde_json::from_slice(&registry_get(
+            &format!("/v2/{repo}/manifests/{digest}"),
+            "application/vnd.oci.image.manifest.v1+json",
+        ))?;
+        let layers: Vec<serde_json::Value> = manifest["layers"]
+            .as_array()
+            .map(|l| l.iter().map(|x| x["digest"].clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            layers[..base_layers.len()],
+            base_layers[..],
+            "{daemon}: {manifest}"
+        );
+        assert_eq!(layers.len(), base_layers.len() + 1, "{daemon}: {manifest}");
+        let config: serde_json::Value = serde_json::from_slice(&registry_get(
+            &format!(
+                "/v2/{repo}/blobs/{}",
+                manifest["config"]["digest"].as_str().unwrap_or_default()
+            ),
+            "*/*",
+        ))?;
+        let history = config["history"].as_array().cloned().unwrap_or_default();
+        // The session names its layer for what it holds; the daemon writes one per step, which
+        // dirk names as progress does.
+        let last = history
+            .last()
+            .and_then(|h| h["created_by"].as_str())
+            .unwrap_or_default();
+        let expected = if daemon_pushes {
+            "dirk: exec sh -c echo $MARK"
+        } else {
+            "dirk: changes since"
+        };
+        assert!(last.starts_with(expected), "{daemon}: {config}");
+        assert!(
+            config["config"]["Env"]
+                .to_string()
+                .contains(&format!("MARK={marker}")),
+            "{daemon}: {config}"
+        );
+        let c = s.data(&format!(
+            r#"{{ container {{ from(address: {}) {{ withExec(args: ["sh", "-c", "cat /marker; test -e /bin/vi || echo no-vi"]) {{ stdout }} }} }} }}"#,
+            lit(&format!("127.0.0.1:5000/{repo}@{digest}"))
+        ));
+        assert_eq!(
+            c["container"]["from"]["withExec"]["stdout"],
+            format!("{marker}\nno-vi\n"),
+            "{daemon}"
+        );
+    }
+    Ok(())
+}

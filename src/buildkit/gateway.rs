@@ -21,7 +21,8 @@ use tracing::Instrument as _;
 
 use super::remote_cache::RemoteCache;
 use crate::core::engine::{
-    Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ResolvedImage, SolvedRef,
+    Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ImageWrite, ResolvedImage,
+    SolvedRef,
 };
 use crate::llb::{Definition, Platform};
 use crate::sync::Locked;
@@ -238,8 +239,6 @@ impl GatewayBuild {
         export: bool,
     ) -> Result<GatewayBuild, EngineError> {
         let build_ref = super::session::random_id();
-        let mut control_client =
-            ControlClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE);
         let request = control::SolveRequest {
             r#ref: build_ref.clone(),
             session: session_id.to_owned(),
@@ -252,37 +251,7 @@ impl GatewayBuild {
             }),
             ..Default::default()
         };
-        let mut request = tonic::Request::new(request);
-        crate::telemetry::inject(request.metadata_mut());
-        let solve_task = tokio::spawn(async move { control_client.solve(request).await });
-        let id = tonic::metadata::MetadataValue::try_from(build_ref.as_str()).map_err(|e| {
-            EngineError::Other {
-                message: e.to_string(),
-            }
-        })?;
-        let mut bridge = LlbBridgeClient::with_interceptor(channel.clone(), BuildIdInterceptor(id))
-            .max_decoding_message_size(MAX_MESSAGE)
-            .max_encoding_message_size(MAX_MESSAGE);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let pong = loop {
-            match bridge.ping(gw::PingRequest {}).await {
-                Ok(p) => break p.into_inner(),
-                Err(status) => {
-                    if solve_task.is_finished() || tokio::time::Instant::now() > deadline {
-                        let reason = match solve_task.now_or_never() {
-                            Some(Ok(Err(s))) => s.message().to_owned(),
-                            _ => status.message().to_owned(),
-                        };
-                        return Err(EngineError::Unavailable {
-                            message: format!(
-                                "the daemon did not start the session's build: {reason}"
-                            ),
-                        });
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        };
+        let (bridge, solve_task, pong) = open_build(&channel, request).await?;
         let platforms = pong
             .workers
             .iter()
@@ -429,6 +398,54 @@ impl GatewayBuild {
         .map_err(engine_error)?
         .into_inner();
         solved_ref(response)
+    }
+}
+
+/// Whether a daemon's refusal says it has no such exporter (`exporter "image" could not be found`
+/// from Docker's graph-driver BuildKit).
+fn lacks_exporter(message: &str) -> bool {
+    message.contains("exporter")
+        && (message.contains("could not be found") || message.contains("not found"))
+}
+
+/// Starts a build whose frontend is this process (`request` names no frontend and no definition)
+/// and waits until its gateway answers: the gateway, the daemon's `Solve` (which returns once the
+/// build's result is returned and exported), and what the gateway said of the daemon.
+async fn open_build(
+    channel: &Channel,
+    request: control::SolveRequest,
+) -> Result<(Bridge, SolveTask, gw::PongResponse), EngineError> {
+    let build_ref = request.r#ref.clone();
+    let mut control_client =
+        ControlClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE);
+    let mut request = tonic::Request::new(request);
+    crate::telemetry::inject(request.metadata_mut());
+    let solve_task = tokio::spawn(async move { control_client.solve(request).await });
+    let id = tonic::metadata::MetadataValue::try_from(build_ref.as_str()).map_err(|e| {
+        EngineError::Other {
+            message: e.to_string(),
+        }
+    })?;
+    let mut bridge = LlbBridgeClient::with_interceptor(channel.clone(), BuildIdInterceptor(id))
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match bridge.ping(gw::PingRequest {}).await {
+            Ok(p) => return Ok((bridge, solve_task, p.into_inner())),
+            Err(status) => {
+                if solve_task.is_finished() || tokio::time::Instant::now() > deadline {
+                    let reason = match solve_task.now_or_never() {
+                        Some(Ok(Err(s))) => s.message().to_owned(),
+                        _ => status.message().to_owned(),
+                    };
+                    return Err(EngineError::Unavailable {
+                        message: format!("the daemon did not start a build: {reason}"),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }
 
@@ -740,6 +757,90 @@ impl Engine for GatewayBuild {
             .await
             .map_err(engine_error)?;
         Ok(())
+    }
+
+    async fn write_image(
+        &self,
+        image: &ImageWrite,
+    ) -> Result<std::collections::BTreeMap<String, String>, EngineError> {
+        // A build of its own whose exporter is one of the daemon's image exporters: this process
+        // solves the filesystem in it and returns it with the image config, and the exporter
+        // writes the image (asking the session's auth service for credentials where it pushes).
+        let attrs: HashMap<String, String> = image
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let name = image.options.get("name").cloned().unwrap_or_default();
+        let request = control::SolveRequest {
+            r#ref: super::session::random_id(),
+            session: self.session_id.clone(),
+            exporter_deprecated: image.exporter.clone(),
+            exporter_attrs_deprecated: attrs,
+            ..Default::default()
+        };
+        let span = tracing::info_span!("buildkit.write_image", buildkit.exporter = %image.exporter, buildkit.image = %name, buildkit.definition = %image.rootfs.head);
+        async {
+            let (mut bridge, solve_task, _) =
+                open_build(&self.channel, request)
+                    .await
+                    .map_err(|e| match e.to_string() {
+                        m if lacks_exporter(&m) => EngineError::Unsupported { message: m },
+                        _ => e,
+                    })?;
+            let solved = bridge
+                .solve(evaluate_request(
+                    image.rootfs.pb.clone(),
+                    self.cache.as_ref(),
+                ))
+                .await
+                .map_err(engine_error);
+            let result = solved.and_then(|r| solved_ref(r.into_inner()));
+            let ret = match &result {
+                Ok(r) => gw::ReturnRequest {
+                    result: Some(gw::Result {
+                        result: Some(gw::result::Result::Ref(gw::Ref {
+                            id: r.0.clone(),
+                            def: None,
+                        })),
+                        metadata: HashMap::from([(
+                            "containerimage.config".to_owned(),
+                            image.config.clone(),
+                        )]),
+                        ..Default::default()
+                    }),
+                    error: None,
+                },
+                Err(e) => gw::ReturnRequest {
+                    result: None,
+                    error: Some(bollard_buildkit_proto::google::rpc::Status {
+                        code: Code::Unknown as i32,
+                        message: e.to_string(),
+                        details: vec![],
+                    }),
+                },
+            };
+            bridge.r#return(ret).await.map_err(engine_error)?;
+            result?;
+            let response = solve_task
+                .await
+                .map_err(|e| EngineError::Other {
+                    message: format!("writing {name}: {e}"),
+                })?
+                .map_err(|status| {
+                    if lacks_exporter(status.message()) {
+                        EngineError::Unsupported {
+                            message: status.message().to_owned(),
+                        }
+                    } else {
+                        engine_error(status)
+                    }
+                })?
+                .into_inner();
+            Ok(response.exporter_response.into_iter().collect())
+        }
+        .instrument(span)
+        .await
     }
 
     fn supports(&self, capability: &str) -> bool {

@@ -14,7 +14,8 @@ use super::gateway::GatewayBuild;
 use super::session::SessionIdentity;
 use super::{BuildkitSession, ConnectError};
 use crate::core::engine::{
-    Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ResolvedImage, SolvedRef,
+    Engine, EngineError, FileStat, FrontendRequest, FrontendResult, ImageWrite, ResolvedImage,
+    SolvedRef,
 };
 use crate::llb::{Definition, Platform};
 use crate::sync::{Guarded, Locked};
@@ -237,6 +238,14 @@ impl Engine for ReconnectingEngine {
         request: FrontendRequest,
     ) -> Result<FrontendResult, EngineError> {
         self.with_engine(|e| async move { e.frontend_solve(request).await })
+            .await
+    }
+
+    async fn write_image(
+        &self,
+        image: &ImageWrite,
+    ) -> Result<std::collections::BTreeMap<String, String>, EngineError> {
+        self.with_engine(|e| async move { e.write_image(image).await })
             .await
     }
 

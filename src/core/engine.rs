@@ -7,6 +7,21 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::llb::{Definition, Platform, pb};
 
+/// An image one of the daemon's own image exporters writes: `image` (which pushes it), `docker`
+/// or `oci` (which send a tarball to the session's file-send service).
+#[derive(Debug, Clone)]
+pub struct ImageWrite {
+    /// The image's filesystem.
+    pub rootfs: Definition,
+    /// The image config (platform and `config`, and the base image's `history`); the exporter adds
+    /// `rootfs` and the history of the layers after the base image's.
+    pub config: Vec<u8>,
+    /// The exporter.
+    pub exporter: String,
+    /// Its options (`name`, `push`, `oci-mediatypes`, `compression`).
+    pub options: BTreeMap<String, String>,
+}
+
 /// A build done by one of the daemon's frontends (`dockerfile.v0` for Dockerfiles).
 #[derive(Debug, Clone)]
 pub struct FrontendRequest {
@@ -117,6 +132,18 @@ pub trait Engine: Send + Sync + 'static {
     /// Runs a frontend build; its result can then be built upon like any other graph.
     async fn frontend_solve(&self, request: FrontendRequest)
     -> Result<FrontendResult, EngineError>;
+    /// Has the daemon's image exporter `image.exporter` write `image.rootfs` as an image, one
+    /// layer per step of its graph, with credentials from the session where it pushes; returns
+    /// what the exporter answered (`containerimage.digest`...). [`EngineError::Unsupported`] when
+    /// the daemon has no such exporter (Docker's embedded BuildKit with graph drivers).
+    async fn write_image(
+        &self,
+        image: &ImageWrite,
+    ) -> Result<BTreeMap<String, String>, EngineError> {
+        Err(EngineError::Unsupported {
+            message: format!("this engine has no {} exporter", image.exporter),
+        })
+    }
     /// Platforms the engine's workers can run, the default first.
     fn platforms(&self) -> Vec<Platform>;
     /// Whether the daemon supports an LLB capability (e.g. `file.copy.includeexcludepatterns`).

@@ -406,6 +406,38 @@ fn platform_json(platform: &Platform) -> serde_json::Value {
     p
 }
 
+/// The image config of a container with `config` on `platform`, for an exporter that adds
+/// `rootfs` and the history of the layers after its base image's (`base_history`), and the daemon
+/// exporter options that write `format`.
+pub fn exporter_image(
+    config: &ImageConfig,
+    platform: &Platform,
+    base_history: Option<serde_json::Value>,
+    format: ImageFormat,
+) -> CoreResult<(Vec<u8>, std::collections::BTreeMap<String, String>)> {
+    let mut value = platform_json(platform);
+    value["config"] = serde_json::to_value(config)
+        .map_err(|e| CoreError::Unsupported(format!("encoding the image config: {e}")))?;
+    if let Some(history) = base_history {
+        value["history"] = history;
+    }
+    let compression = match format.compression {
+        LayerCompression::Uncompressed => "uncompressed",
+        LayerCompression::Gzip => "gzip",
+        LayerCompression::Zstd => "zstd",
+    };
+    // New layers get the compression; the base image's stay as they are on its registry (no
+    // `force-compression`), as when the session writes the image itself.
+    let options = [
+        ("oci-mediatypes", (!format.docker_media_types).to_string()),
+        ("compression", compression.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    Ok((encode("config", &value)?, options))
+}
+
 /// Builds the image whose layers are those of `base` (when given and expressible in `format`)
 /// and then filesystem tarballs `tars`, in order, which hold everything else (with no base, one
 /// tarball of the whole filesystem). Each new layer's blob is written beside its tarball.

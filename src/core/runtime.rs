@@ -38,7 +38,7 @@ pub fn shim_source_name() -> &'static str {
 pub const SHIM_STEP_NAME: &str = "dirk exec shim";
 
 /// Whether a registry error means the request lacked (valid) credentials.
-fn is_auth_failure(message: &str) -> bool {
+pub(crate) fn is_auth_failure(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("401 unauthorized")
         || m.contains("authorization failed")
@@ -54,6 +54,8 @@ pub struct Runtime {
     host: Option<Host>,
     stores: SessionStores,
     progress: ProgressSink,
+    /// Whether the daemon may push images itself: until it said it cannot.
+    daemon_pushes: std::sync::atomic::AtomicBool,
 }
 
 impl Runtime {
@@ -72,6 +74,7 @@ impl Runtime {
             ..Default::default()
         }
         .build();
+        let daemon_pushes = engine.supports(super::layers::MERGE_OP_CAP);
         Runtime {
             engine,
             default_platform,
@@ -80,7 +83,24 @@ impl Runtime {
             host: None,
             stores,
             progress: ProgressSink::default(),
+            // BuildKit's image exporter comes with the snapshotters that can merge (a buildkitd's,
+            // containerd's under Docker's containerd image store); Docker's graph drivers have
+            // neither. Asking a daemon without it costs a refused build, so only these are asked.
+            daemon_pushes: std::sync::atomic::AtomicBool::new(daemon_pushes),
         }
+    }
+
+    /// Whether images are worth offering to the daemon's image exporter to push: until the daemon
+    /// said it has none that pushes.
+    pub fn daemon_pushes(&self) -> bool {
+        self.daemon_pushes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records whether the daemon pushes images itself.
+    pub fn set_daemon_pushes(&self, pushes: bool) {
+        self.daemon_pushes
+            .store(pushes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Where steps the session carries out itself are announced.

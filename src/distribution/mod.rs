@@ -47,6 +47,17 @@ pub enum DistributionError {
 
 type Result<T> = std::result::Result<T, DistributionError>;
 
+/// Whether registry `host` (`host[:port]`) is on this machine: such registries are spoken to in
+/// plain HTTP, as Docker does.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let bare = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    bare == "localhost"
+        || bare == "[::1]"
+        || bare
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// One repository on one registry, with the credentials to use there.
 pub(crate) struct Repository {
     registry: String,
@@ -61,14 +72,7 @@ pub(crate) struct Repository {
 impl Repository {
     /// Repository `name` on registry `host` (`host[:port]`), with optional `(username, password)`.
     pub(crate) fn new(host: &str, name: &str, credentials: Option<(String, String)>) -> Repository {
-        let loopback = {
-            let bare = host.rsplit_once(':').map_or(host, |(h, _)| h);
-            bare == "localhost"
-                || bare == "[::1]"
-                || bare
-                    .parse::<std::net::Ipv4Addr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        };
+        let loopback = is_loopback(host);
         let api_host = if host == "docker.io" {
             "registry-1.docker.io"
         } else {

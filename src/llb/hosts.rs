@@ -151,6 +151,24 @@ impl State {
     /// its reference and its state. `None` when the chain ends elsewhere (scratch, a local source,
     /// a merge).
     pub fn image_below(&self) -> Option<(String, State)> {
+        self.chain_to_image()
+            .map(|(reference, image, _)| (reference, image))
+    }
+
+    /// The names of the steps between [`State::image_below`] and this state, the earliest first:
+    /// what each layer an image exporter writes after the image's own holds. `None` where the chain
+    /// does not end at an image.
+    pub fn steps_since_image(&self) -> Option<Vec<String>> {
+        self.chain_to_image().map(|(_, _, mut steps)| {
+            steps.reverse();
+            steps
+        })
+    }
+
+    /// Follows the written input down to an image source: its reference, its state, and the names
+    /// of the steps passed on the way (the latest first).
+    fn chain_to_image(&self) -> Option<(String, State, Vec<String>)> {
+        let mut steps = Vec::new();
         let mut state = self.clone();
         loop {
             let node = state.node.clone()?;
@@ -159,7 +177,7 @@ impl State {
                     return s
                         .identifier
                         .strip_prefix("docker-image://")
-                        .map(|r| (r.to_owned(), state.clone()));
+                        .map(|r| (r.to_owned(), state.clone(), steps));
                 }
                 OpKind::Exec(_, e) => pb::op::Op::Exec(e.clone()),
                 OpKind::File(f) => pb::op::Op::File(f.clone()),
@@ -170,12 +188,18 @@ impl State {
                     return s
                         .identifier
                         .strip_prefix("docker-image://")
-                        .map(|r| (r.to_owned(), state.clone()));
+                        .map(|r| (r.to_owned(), state.clone(), steps));
                 }
                 pb::op::Op::Exec(e) => e.mounts.iter().find(|m| m.dest == "/")?.input,
                 pb::op::Op::File(f) => f.actions.first()?.input,
                 _ => return None,
             };
+            steps.push(
+                node.description
+                    .get("llb.customname")
+                    .cloned()
+                    .unwrap_or_else(|| "a step".to_owned()),
+            );
             state = node.inputs.get(usize::try_from(input).ok()?)?.clone();
         }
     }

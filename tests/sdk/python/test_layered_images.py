@@ -146,7 +146,9 @@ async def test_an_exported_image_loads_with_its_base_layers(tmp_path):
                              check=True, capture_output=True, text=True).stdout
     finally:
         subprocess.run(["docker", "rmi", "-f", image], capture_output=True)
-    assert "dirk: changes since" in history, history
+    # The session names its layer for what it holds; a daemon that writes images itself (Docker 28
+    # with the containerd image store) writes one per step, which dirk names as progress does.
+    assert "dirk: changes since" in history or "dirk: exec sh -c echo" in history, history
     assert out.startswith(f"{marker}\n{marker}\n"), out
     assert "No such file" in out, out
 
