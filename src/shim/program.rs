@@ -87,7 +87,7 @@ fn run(args: &[OsString]) -> i32 {
     };
     let mut cmd = Command::new(program);
     cmd.args(rest);
-    for var in [ENV_NO_FAIL, ENV_REDIRECT_STDOUT, ENV_REDIRECT_STDERR, ENV_SECRET_ENV, ENV_SECRET_FILES, ENV_USER, ENV_SERVICE_PORTS] {
+    for var in [ENV_NO_FAIL, ENV_REDIRECT_STDOUT, ENV_REDIRECT_STDERR, ENV_SECRET_ENV, ENV_SECRET_FILES, ENV_USER, ENV_SERVICE_PORTS, ENV_CACHE_VOLUMES] {
         cmd.env_remove(var);
     }
     let secrets = match read_secrets() {

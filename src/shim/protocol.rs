@@ -49,5 +49,8 @@ pub(crate) const ENV_USER: &str = "_DIRK_USER";
 /// service's address (`addr IP`), then `ready` once every exposed TCP port accepts connections, or
 /// `exit CODE` followed by the command's last output when it ends before that.
 pub(crate) const SERVICE_READY_SOCKET: &str = "/.dirk-service.sock";
+/// Lines `PATH=ID`: the cache volumes mounted for the command. Only there so that the daemon's cache
+/// key of the exec names them; the shim drops it.
+pub(crate) const ENV_CACHE_VOLUMES: &str = "_DIRK_CACHE_VOLUMES";
 /// Set on a service's exec: its exposed ports, `PORT/tcp` or `PORT/udp`, separated by spaces.
 pub(crate) const ENV_SERVICE_PORTS: &str = "_DIRK_SERVICE_PORTS";

@@ -151,6 +151,26 @@ impl Container {
                 secret_files.join("\n")
             ));
         }
+        // Which cache volume is mounted where. Newer daemons (BuildKit v0.13 on) leave a cache
+        // mount's id out of the exec's cache key; without this, an exec on a fresh volume would be
+        // answered by a run on another one, and the fresh volume would never be written.
+        let volumes: Vec<String> = self
+            .mounts
+            .iter()
+            .filter_map(|m| match &m.source {
+                MountSource::Cache { volume, .. } => {
+                    Some(format!("{}={}", m.target, volume.mount_id()))
+                }
+                _ => None,
+            })
+            .collect();
+        if !volumes.is_empty() {
+            env.push(format!(
+                "{}={}",
+                shim::ENV_CACHE_VOLUMES,
+                volumes.join("\n")
+            ));
+        }
         let mut hosts: Vec<ExtraHost> = Vec::new();
         for (alias, hostname) in &self.bindings {
             for name in [alias, hostname] {
