@@ -380,14 +380,8 @@ fn copies_with_patterns_give_the_same_tree_on_every_daemon() -> common::TestResu
 #[test]
 fn diff_gives_the_same_changes_through_the_diff_op_or_the_shim() {
     for (daemon, host) in common::suite_daemons() {
-        let env = [
-            ("DOCKER_HOST", host.as_str()),
-            ("BUILDKIT_HOST", ""),
-            ("_EXPERIMENTAL_DAGGER_RUNNER_HOST", ""),
-        ];
-        let (code, engine, log) = common::run_dirk(&["engine"], &env);
-        assert_eq!(code, Some(0), "{daemon}: {log}");
-        let native = engine.lines().any(|l| l.trim().starts_with("yes diffop"));
+        let env = common::daemon_env(&host);
+        let native = common::daemon_supports(daemon, &host, "diffop");
         let s = Session::start_with(&[], &env);
         let d = s.data(
             r#"{ directory { withNewFile(path: "same.txt", contents: "same") { withNewFile(path: "sub/old.txt", contents: "old") {
@@ -441,14 +435,8 @@ fn with_directory_at_the_root_gives_the_same_tree_merged_or_copied() {
     const LIST: &str = "cd /w && find . | sort | while read p; do stat -c '%n %a %u %g %s %F' \"$p\"; done; cat a/sub/y d/new";
     let mut listings = Vec::new();
     for (daemon, host) in common::suite_daemons() {
-        let env = [
-            ("DOCKER_HOST", host.as_str()),
-            ("BUILDKIT_HOST", ""),
-            ("_EXPERIMENTAL_DAGGER_RUNNER_HOST", ""),
-        ];
-        let (code, engine, log) = common::run_dirk(&["engine"], &env);
-        assert_eq!(code, Some(0), "{daemon}: {log}");
-        let merges = engine.lines().any(|l| l.trim().starts_with("yes mergeop"));
+        let env = common::daemon_env(&host);
+        let merges = common::daemon_supports(daemon, &host, "mergeop");
         let s = Session::start_with(&[], &env);
         let source = s.string_at(
             r#"{ directory { withNewFile(path: "a/z", contents: "z") { withNewFile(path: "a/sub/y", contents: "y-new") {

@@ -287,14 +287,8 @@ fn publish_is_left_to_the_daemon_where_it_can_push() -> common::TestResult {
         .map(|l| l.iter().map(|x| x["digest"].clone()).collect())
         .unwrap_or_default();
     for (daemon, host) in common::suite_daemons() {
-        let env = [
-            ("DOCKER_HOST", host.as_str()),
-            ("BUILDKIT_HOST", ""),
-            ("_EXPERIMENTAL_DAGGER_RUNNER_HOST", ""),
-        ];
-        let (code, engine, log) = common::run_dirk(&["engine"], &env);
-        assert_eq!(code, Some(0), "{daemon}: {log}");
-        let daemon_pushes = engine.contains("yes mergeop");
+        let env = common::daemon_env(&host);
+        let daemon_pushes = common::daemon_supports(daemon, &host, "mergeop");
         let s = Session::start_with(&[], &env);
         let marker = unique();
         let repo = format!("dirk-test/by-daemon-{}", marker.replace(['-', '_'], ""));

@@ -442,6 +442,24 @@ pub fn suite_daemons() -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// The environment that points dirk at the daemon `host` (a `DOCKER_HOST` value) and at no other.
+pub fn daemon_env(host: &str) -> [(&'static str, &str); 3] {
+    [
+        ("DOCKER_HOST", host),
+        ("BUILDKIT_HOST", ""),
+        ("_EXPERIMENTAL_DAGGER_RUNNER_HOST", ""),
+    ]
+}
+
+/// Whether `dirk engine` reports that the daemon `host` (named `daemon`) supports `capability`.
+pub fn daemon_supports(daemon: &str, host: &str, capability: &str) -> bool {
+    let (code, engine, log) = run_dirk(&["engine"], &daemon_env(host));
+    assert_eq!(code, Some(0), "{daemon}: {log}");
+    engine
+        .lines()
+        .any(|l| l.trim().starts_with(&format!("yes {capability}:")))
+}
+
 /// What a test returns: `?` on any error fails it with that error's message.
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -11,7 +11,7 @@ use dirk::buildkit::BuildkitSession;
 use dirk::core::Engine;
 use dirk::llb::{FileAction, ImageSource, LocalSource, Platform, State};
 
-use super::raw_baseline::raw_session;
+use super::raw_baseline::{default_platform, raw_session};
 use super::{BUSYBOX, ScratchDir, make_tree, ms, percentile};
 
 const FILES: usize = 10_000;
@@ -61,12 +61,7 @@ pub async fn merge_against_copy() -> Result<()> {
         session.close(Duration::from_secs(5)).await;
         return Ok(());
     }
-    let platform = session
-        .engine
-        .platforms()
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| Platform::linux("amd64"));
+    let platform = default_platform(&session);
     let source = LocalSource {
         name: name.clone(),
         shared_key_hint: Some(name),

@@ -55,15 +55,20 @@ impl SyncProvider for OneDir {
     }
 }
 
-/// The baseline's chain: the image, then `STEPS` execs of `sh -c "echo step I TAG"`, each on the
-/// last one's root filesystem, with no shim and no extra mounts.
-async fn raw_chain(session: &BuildkitSession, tag: &str) -> Result<State> {
-    let platform = session
+/// The daemon's default platform.
+pub(super) fn default_platform(session: &BuildkitSession) -> Platform {
+    session
         .engine
         .platforms()
         .into_iter()
         .next()
-        .unwrap_or_else(|| Platform::linux("amd64"));
+        .unwrap_or_else(|| Platform::linux("amd64"))
+}
+
+/// The baseline's chain: the image, then `STEPS` execs of `sh -c "echo step I TAG"`, each on the
+/// last one's root filesystem, with no shim and no extra mounts.
+async fn raw_chain(session: &BuildkitSession, tag: &str) -> Result<State> {
+    let platform = default_platform(session);
     let resolved = session.engine.resolve_image(BUSYBOX, &platform).await?;
     // Pinned as dirk pins it (older daemons answer no digest: then the tag is used).
     let reference = if resolved.digest.starts_with("sha256:") {
