@@ -204,6 +204,21 @@ fn registry_get(path: &str, accept: &str) -> Vec<u8> {
     body
 }
 
+/// The digest `publish` answered (`address@digest`) and the OCI manifest the test registry holds
+/// under it in `repo`.
+fn published_manifest(repo: &str, published: &str) -> (String, serde_json::Value) {
+    let digest = published
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_default();
+    let manifest = serde_json::from_slice(&registry_get(
+        &format!("/v2/{repo}/manifests/{digest}"),
+        "application/vnd.oci.image.manifest.v1+json",
+    ))
+    .unwrap_or_default();
+    (digest, manifest)
+}
+
 #[test]
 fn zstd_layers_are_published_as_zstd_and_hold_the_filesystem() -> common::TestResult {
     let s = Session::start();
@@ -218,15 +233,7 @@ fn zstd_layers_are_published_as_zstd_and_hold_the_filesystem() -> common::TestRe
     let published = v["container"]["from"]["withNewFile"]["publish"]
         .as_str()
         .unwrap_or_default();
-    let digest = published
-        .rsplit_once('@')
-        .map(|(_, d)| d)
-        .unwrap_or_default();
-    let manifest: serde_json::Value = serde_json::from_slice(&registry_get(
-        &format!("/v2/{repo}/manifests/{digest}"),
-        "application/vnd.oci.image.manifest.v1+json",
-    ))
-    .unwrap_or_default();
+    let (_, manifest) = published_manifest(&repo, published);
     // The base image's layers stay as they are; the layer of what the pipeline added is zstd.
     let layers = manifest["layers"].as_array().cloned().unwrap_or_default();
     assert!(layers.len() >= 2, "{manifest}");
@@ -303,14 +310,7 @@ fn publish_is_left_to_the_daemon_where_it_can_push() -> common::TestResult {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let digest = published
-            .rsplit_once('@')
-            .map(|(_, d)| d)
-            .unwrap_or_default();
-        let manifest: serde_json::Value = serde_json::from_slice(&registry_get(
-            &format!("/v2/{repo}/manifests/{digest}"),
-            "application/vnd.oci.image.manifest.v1+json",
-        ))?;
+        let (digest, manifest) = published_manifest(&repo, &published);
         let layers: Vec<serde_json::Value> = manifest["layers"]
             .as_array()
             .map(|l| l.iter().map(|x| x["digest"].clone()).collect())
