@@ -5,6 +5,7 @@
 //! (exposed ports, hostnames and service bindings).
 
 pub mod build;
+mod daemon_image;
 pub mod exec;
 mod fingerprint;
 pub mod import;
