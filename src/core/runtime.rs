@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::engine::{Engine, ResolvedImage};
+use super::engine::{Engine, EngineError, ResolvedImage};
 use super::error::{CoreError, CoreResult};
 use super::image::{ImageConfig, ImageRef};
 use super::progress::ProgressSink;
@@ -38,11 +38,23 @@ pub fn shim_source_name() -> &'static str {
 pub const SHIM_STEP_NAME: &str = "dirk exec shim";
 
 /// Whether a registry error means the request lacked (valid) credentials.
-pub(crate) fn is_auth_failure(message: &str) -> bool {
+fn is_auth_failure(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("401 unauthorized")
         || m.contains("authorization failed")
         || m.contains("no basic auth credentials")
+}
+
+/// `e`, from the daemon doing `action` with registry `domain`: where the registry refused for want
+/// of credentials, an error that says how to give them.
+pub(crate) fn registry_error(action: String, domain: &str, e: EngineError) -> CoreError {
+    if is_auth_failure(&e.to_string()) {
+        CoreError::Unsupported(format!(
+            "{action}: {e}: the registry {domain} wants credentials; pass them with withRegistryAuth(address, username, secret) or log in with docker login"
+        ))
+    } else {
+        CoreError::engine(action, e)
+    }
 }
 
 /// Per-session context for domain operations.
@@ -216,15 +228,7 @@ impl Runtime {
                     .resolve_image(&reference.to_string(), platform)
                     .await
                     .map_err(|e| {
-                        let action = format!("resolving image {reference}");
-                        if is_auth_failure(&e.to_string()) {
-                            CoreError::Unsupported(format!(
-                                "{action}: {e}: the registry {} wants credentials; pass them with withRegistryAuth(address, username, secret) or log in with docker login",
-                                reference.domain
-                            ))
-                        } else {
-                            CoreError::engine(action, e)
-                        }
+                        registry_error(format!("resolving image {reference}"), &reference.domain, e)
                     })?;
                 let r = Arc::new(r);
                 self.images.locked().entry(key).or_insert(r).clone()

@@ -115,16 +115,11 @@ impl Container {
                 tracing::info!(image = %name, reason = %e, "the daemon cannot reach this registry over HTTPS; the session pushes the image itself");
                 Ok(None)
             }
-            Err(e) if crate::core::runtime::is_auth_failure(&e.to_string()) => {
-                Err(CoreError::Unsupported(format!(
-                    "publishing {name}: {e}: the registry {} wants credentials; pass them with withRegistryAuth(address, username, secret) or log in with docker login",
-                    reference.domain
-                )))
-            }
-            Err(e) => Err(CoreError::Engine {
-                action: format!("publishing {name} (the daemon pushes it)"),
-                source: e,
-            }),
+            Err(e) => Err(crate::core::runtime::registry_error(
+                format!("publishing {name} (the daemon pushes it)"),
+                &reference.domain,
+                e,
+            )),
         }
     }
 
