@@ -386,7 +386,9 @@ mod diff {
         layer: bool,
     }
 
-    /// Marks in `out` what `lower` has and `upper` lacks: `.wh.NAME` beside where NAME was.
+    /// Marks in `out` what `lower` has and `upper` lacks: `.wh.NAME` beside where NAME was, or,
+    /// for a directory none of whose entries are left (it was replaced or emptied), one opaque
+    /// marker in it (everything it holds now is new, so `walk` put all of it in the layer).
     fn whiteouts(lower: &Path, upper: &Path, out: &Path, rel: &Path) -> io::Result<()> {
         for name in sorted_names(&lower.join(rel))? {
             let rel = rel.join(&name);
@@ -402,12 +404,31 @@ mod diff {
                 Err(e) => return Err(e),
                 Ok(um) => {
                     if um.is_dir() && fs::symlink_metadata(&l)?.is_dir() {
-                        whiteouts(lower, upper, out, &rel)?;
+                        if replaced(&l, &u)? {
+                            let marker = rel.join(OPAQUE);
+                            make_parents(upper, out, &marker)?;
+                            File::create(out.join(marker))?;
+                        } else {
+                            whiteouts(lower, upper, out, &rel)?;
+                        }
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether directory `upper` keeps none of the entries directory `lower` had (and `lower` had
+    /// some): the directory was replaced or emptied.
+    fn replaced(lower: &Path, upper: &Path) -> io::Result<bool> {
+        let mut had_any = false;
+        for entry in fs::read_dir(lower)? {
+            had_any = true;
+            if fs::symlink_metadata(upper.join(entry?.file_name())).is_ok() {
+                return Ok(false);
+            }
+        }
+        Ok(had_any)
     }
 
     /// The names in directory `dir`, sorted.
