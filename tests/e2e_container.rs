@@ -171,6 +171,53 @@ fn cache_hits_survive_sessions_transferring_the_shim_at_once() {
     }
 }
 
+/// Daemons that reach the session's loopback (all of the suite's: local sockets) download the exec
+/// shim from the session by its digest, so a new session finds its cached commands by key without
+/// sending anything; with `DIRK_SHIM_SOURCE=session` the session sends the shim, and commands still
+/// run and are cached across sessions.
+#[test]
+fn the_exec_shim_is_downloaded_by_digest_or_sent_by_the_session() {
+    let marker = unique();
+    let q = format!(
+        r#"{{ {} {{ withExec(args: ["sh", "-c", "echo {marker}; cat /proc/sys/kernel/random/uuid"]) {{ stdout }} }} }} }}"#,
+        from(BUSYBOX)
+    );
+    let stdout = |s: &Session| s.data(&q)["container"]["from"]["withExec"]["stdout"].clone();
+    let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    const SENT: &str = "file sync sent dir=dirk-shim";
+
+    let first = stdout(&Session::start());
+    assert!(
+        first.as_str().is_some_and(|s| s.starts_with(&marker)),
+        "{first}"
+    );
+    let second = Session::start_logged(&[], &[], &logs.path().join("second.log"));
+    assert_eq!(
+        stdout(&second),
+        first,
+        "a new session ran the command again"
+    );
+    assert!(
+        !second.log().contains(SENT),
+        "the session sent the shim although the daemon downloads it: {}",
+        second.log()
+    );
+
+    let by_session = [("DIRK_SHIM_SOURCE", "session")];
+    let third = Session::start_logged(&[], &by_session, &logs.path().join("third.log"));
+    let sent = stdout(&third);
+    assert!(
+        sent.as_str().is_some_and(|s| s.starts_with(&marker)),
+        "{sent}"
+    );
+    assert!(third.log().contains(SENT), "{}", third.log());
+    assert_eq!(
+        stdout(&Session::start_with(&[], &by_session)),
+        sent,
+        "a new session with the shim sent ran the command again"
+    );
+}
+
 #[test]
 fn exec_works_in_an_image_without_shell_or_libc() {
     let s = Session::start();

@@ -49,6 +49,41 @@ fn exits_zero_on_sigterm_and_sigint() {
     }
 }
 
+/// The one thing a session serves without its token: the exec shim, at a path named by its digest,
+/// for the daemon to download.
+#[test]
+fn only_the_exec_shim_is_served_without_the_token() {
+    let s = Session::start();
+    let d = s.data(&format!(
+        r#"{{ container {{ from(address: "{BUSYBOX}") {{ withExec(args: ["sha256sum", "/.dirk-shim/shim"]) {{ stdout }} }} }} }}"#
+    ));
+    let out = d["container"]["from"]["withExec"]["stdout"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let hex = out.split_whitespace().next().unwrap_or_default().to_owned();
+    assert_eq!(hex.len(), 64, "{out}");
+    let base = format!("http://127.0.0.1:{}", s.port);
+    let shim = ureq::get(&format!("{base}/dirk-shim/{hex}"))
+        .call()
+        .unwrap_or_else(|e| panic!("GET the shim: {e}"));
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut shim.into_reader(), &mut body)
+        .unwrap_or_else(|e| panic!("reading the shim: {e}"));
+    use sha2::Digest as _;
+    assert_eq!(hex::encode(sha2::Sha256::digest(&body)), hex);
+    for path in [
+        format!("/dirk-shim/{}", "0".repeat(64)),
+        "/dirk-shim/".to_owned(),
+        "/query".to_owned(),
+    ] {
+        match ureq::get(&format!("{base}{path}")).call() {
+            Err(ureq::Error::Status(404 | 401, _)) => {}
+            other => panic!("{path} answered {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn token_is_required_and_checked() {
     let s = Session::start();

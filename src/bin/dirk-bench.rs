@@ -33,6 +33,15 @@ fn main() -> Result<()> {
         .thread_stack_size(64 << 20)
         .build()?;
     println!("machine: {}", machine());
+    // DIRK_BENCH_PROFILE=FILTER (e.g. `dirk=info`) prints every span of dirk's as it closes, with
+    // the time it was busy and idle: where a benchmark's time goes.
+    if let Ok(filter) = std::env::var("DIRK_BENCH_PROFILE") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     if run("start") {
         session_start()?;
     }

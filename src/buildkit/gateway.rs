@@ -602,6 +602,7 @@ impl Engine for GatewayBuild {
             mount_index: 0,
         };
         let key: ReadKey = (result.0.clone(), path.to_owned(), offset, len);
+        let span = tracing::debug_span!("buildkit.read_file", path = %path);
         let path = path.to_owned();
         self.reads
             .join(key, || {
@@ -617,6 +618,7 @@ impl Engine for GatewayBuild {
                 }
                 .boxed()
             })
+            .instrument(span)
             .await
     }
 
@@ -685,6 +687,7 @@ impl Engine for GatewayBuild {
         };
         let response = bridge
             .resolve_image_config(request)
+            .instrument(tracing::debug_span!("buildkit.resolve_image", image = %reference))
             .await
             .map_err(engine_error)?
             .into_inner();

@@ -81,15 +81,20 @@ impl BuildkitSession {
         attachables: Attachables,
         cache: Option<&remote_cache::RemoteCache>,
     ) -> Result<BuildkitSession, ConnectError> {
+        use tracing::Instrument as _;
         let address = runner.address.to_string();
-        let channel = reach(&runner).await?;
+        let channel = reach(&runner)
+            .instrument(tracing::debug_span!("buildkit.connect"))
+            .await?;
         let tunnel = SessionTunnel::open(channel.clone(), identity, attachables)
+            .instrument(tracing::debug_span!("buildkit.session_tunnel"))
             .await
             .map_err(|s| ConnectError::Session {
                 address: address.clone(),
                 message: s.message().to_owned(),
             })?;
         let engine = GatewayBuild::start(channel, &identity.id, cache)
+            .instrument(tracing::debug_span!("buildkit.gateway_start"))
             .await
             .map_err(|source| ConnectError::Build { address, source })?;
         Ok(BuildkitSession {

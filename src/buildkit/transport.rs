@@ -418,6 +418,36 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// Whether the daemon at `address` shares this process's network namespace, so that it reaches
+/// what this process serves on 127.0.0.1. Known only for a daemon on a local unix socket whose
+/// serving process this user may inspect (its `/proc/PID/ns/net` is this process's); `false`
+/// whenever it cannot be told (TCP, containers, pods, a daemon in a namespace of its own such as
+/// rootless Docker's).
+pub async fn shares_loopback(address: &RunnerAddress) -> bool {
+    let path = match address {
+        RunnerAddress::Unix(path) | RunnerAddress::Docker(DockerEndpoint::Unix(path)) => path,
+        _ => return false,
+    };
+    let Ok(stream) = UnixStream::connect(path).await else {
+        return false;
+    };
+    let Some(pid) = stream.peer_cred().ok().and_then(|c| c.pid()) else {
+        return false;
+    };
+    same_network_namespace(pid)
+}
+
+/// Whether process `pid` is in this process's network namespace (`false` when either is unreadable).
+fn same_network_namespace(pid: i32) -> bool {
+    match (
+        std::fs::read_link(format!("/proc/{pid}/ns/net")),
+        std::fs::read_link("/proc/self/ns/net"),
+    ) {
+        (Ok(theirs), Ok(ours)) => theirs == ours,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,5 +478,36 @@ mod tests {
             Some("podman exec -i bk buildctl dial-stdio".into())
         );
         assert_eq!(dial_stdio_command(&RunnerAddress::Unix("/x".into())), None);
+    }
+
+    #[tokio::test]
+    async fn a_daemon_on_a_socket_of_this_process_shares_its_loopback() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("d.sock");
+        let listener =
+            tokio::net::UnixListener::bind(&path).unwrap_or_else(|e| panic!("bind: {e}"));
+        let accept = tokio::spawn(async move {
+            listener.accept().await.is_ok() && listener.accept().await.is_ok()
+        });
+        assert!(shares_loopback(&RunnerAddress::Unix(path.clone())).await);
+        assert!(
+            shares_loopback(&RunnerAddress::Docker(DockerEndpoint::Unix(path))).await,
+            "a docker socket is checked the same way"
+        );
+        assert!(accept.await.unwrap_or(false));
+        assert!(!shares_loopback(&RunnerAddress::Unix(dir.path().join("missing.sock"))).await);
+        let tcp = RunnerAddress::Tcp {
+            host: "127.0.0.1".into(),
+            port: 1,
+            tls: None,
+        };
+        assert!(
+            !shares_loopback(&tcp).await,
+            "nothing is assumed of a TCP daemon"
+        );
+        assert!(
+            !same_network_namespace(i32::MAX),
+            "an unknown process shares nothing"
+        );
     }
 }

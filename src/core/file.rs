@@ -43,6 +43,7 @@ impl File {
                 url: url.to_owned(),
                 filename: name.clone(),
                 service: service.map(str::to_owned),
+                ..Default::default()
             }
             .build(),
             path: format!("/{name}"),

@@ -35,6 +35,6 @@ pub use engine::{
 pub use error::{CoreError, CoreResult, ExecError};
 pub use file::File;
 pub use host::{Host, HostDirs};
-pub use runtime::Runtime;
+pub use runtime::{Runtime, ShimDelivery};
 pub use secret::{Secret, SecretStore};
 pub use socket::{Socket, SocketRegistry};

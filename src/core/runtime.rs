@@ -25,11 +25,8 @@ use crate::sync::Locked;
 pub fn shim_source_name() -> &'static str {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NAME.get_or_init(|| {
-        use sha2::{Digest, Sha256};
-        format!(
-            "dirk-shim-{}",
-            hex::encode(&Sha256::digest(shim::SHIM_BINARY)[..8])
-        )
+        let hex = shim::shim_digest().trim_start_matches("sha256:");
+        format!("dirk-shim-{}", &hex[..16.min(hex.len())])
     })
 }
 
@@ -57,6 +54,47 @@ pub(crate) fn registry_error(action: String, domain: &str, e: EngineError) -> Co
     }
 }
 
+/// How the daemon gets the exec shim that every exec mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShimDelivery {
+    /// The session sends it, as it sends host directories. The daemon keys such a transfer by the
+    /// session, so a new session finds its cached execs by the shim's content: after a transfer
+    /// (however small) and a checksum, in every session.
+    Session,
+    /// The daemon downloads it from `url` (the session's own HTTP server) by its digest. The digest
+    /// alone is the cache key: a new session finds its cached execs by key at once, and the daemon
+    /// downloads the shim only when its cache lacks it. Only for daemons that reach this process's
+    /// loopback.
+    Download {
+        /// Where the session serves the shim.
+        url: String,
+    },
+}
+
+impl ShimDelivery {
+    /// The directory holding the shim (as `shim`), delivered this way.
+    fn state(&self) -> State {
+        match self {
+            ShimDelivery::Session => LocalSource {
+                name: shim_source_name().into(),
+                shared_key_hint: Some(shim_source_name().into()),
+                description: Some(SHIM_STEP_NAME.into()),
+                ..Default::default()
+            }
+            .build(),
+            ShimDelivery::Download { url } => crate::llb::HttpSource {
+                url: url.clone(),
+                filename: "shim".into(),
+                checksum: Some(shim::shim_digest().to_owned()),
+                mode: Some(0o755),
+                description: Some(SHIM_STEP_NAME.into()),
+                ..Default::default()
+            }
+            .build(),
+        }
+    }
+}
+
 /// Per-session context for domain operations.
 pub struct Runtime {
     engine: Arc<dyn Engine>,
@@ -79,13 +117,7 @@ impl Runtime {
             .into_iter()
             .next()
             .unwrap_or_else(|| Platform::linux("amd64"));
-        let shim = LocalSource {
-            name: shim_source_name().into(),
-            shared_key_hint: Some(shim_source_name().into()),
-            description: Some(SHIM_STEP_NAME.into()),
-            ..Default::default()
-        }
-        .build();
+        let shim = ShimDelivery::Session.state();
         let daemon_pushes = engine.supports(super::layers::MERGE_OP_CAP);
         Runtime {
             engine,
@@ -157,6 +189,13 @@ impl Runtime {
             progress: self.progress.clone(),
         };
         self.stores.services.bind(&cx, state).await
+    }
+
+    /// This runtime, with the exec shim delivered as `delivery` says (the default: through the
+    /// session).
+    pub fn with_shim_delivery(mut self, delivery: ShimDelivery) -> Self {
+        self.shim = delivery.state();
+        self
     }
 
     /// This runtime, with access to the host's files through `host`.

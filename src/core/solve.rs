@@ -92,6 +92,11 @@ async fn explain_failure(rt: &Runtime, state: &State, err: EngineError, action: 
             "withExec(insecureRootCapabilities: true) needs the daemon's security.insecure entitlement, which this daemon does not grant to dirk's builds (buildkitd grants it with --allow-insecure-entitlement security.insecure; Docker's embedded BuildKit does not); run the command without it".into(),
         );
     }
+    if err.to_string().contains(&shim::shim_http_path()) {
+        return CoreError::Unsupported(format!(
+            "{action}: the daemon could not download dirk's exec shim from this session: {err}; set DIRK_SHIM_SOURCE=session to have the session send it instead"
+        ));
+    }
     let Some(mut spec) = failed_exec(state, &err) else {
         return CoreError::engine(action, err);
     };

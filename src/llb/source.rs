@@ -49,7 +49,7 @@ impl ImageSource {
 }
 
 /// A file the daemon downloads over HTTP(S): the result holds it at `/<filename>`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HttpSource {
     /// The `http://` or `https://` URL.
     pub url: String,
@@ -57,6 +57,13 @@ pub struct HttpSource {
     pub filename: String,
     /// The hostname of the service the URL points at, if it does (see [`State::with_service_addrs`]).
     pub service: Option<String>,
+    /// The file's digest (`sha256:…`), when known: the daemon then keys the download by it alone,
+    /// downloads only what its cache lacks, and refuses other content.
+    pub checksum: Option<String>,
+    /// The file's permission bits (the daemon's default is 0600).
+    pub mode: Option<u32>,
+    /// Name shown in progress output (default: `download URL`).
+    pub description: Option<String>,
 }
 
 impl HttpSource {
@@ -64,11 +71,20 @@ impl HttpSource {
     pub fn build(self) -> State {
         let mut attrs = BTreeMap::new();
         attrs.insert("http.filename".to_owned(), self.filename);
+        if let Some(checksum) = self.checksum {
+            attrs.insert("http.checksum".to_owned(), checksum);
+        }
+        if let Some(mode) = self.mode {
+            attrs.insert("http.perm".to_owned(), format!("0{mode:o}"));
+        }
+        let name = self
+            .description
+            .unwrap_or_else(|| format!("download {}", self.url));
         let op = pb::SourceOp {
             identifier: self.url.clone(),
             attrs,
         };
-        let mut state = source_state(op, None, Some(format!("download {}", self.url)));
+        let mut state = source_state(op, None, Some(name));
         state.set_services(self.service);
         state
     }

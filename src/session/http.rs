@@ -213,8 +213,18 @@ pub(crate) fn router(schema: Schema, token: String, span: tracing::Span) -> Rout
         .route("/query", get(get_query).post(post_query))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .route(&crate::shim::shim_http_path(), get(serve_shim))
         .layer(middleware::from_fn(add_version))
         .with_state(state)
+}
+
+/// The exec shim, for the daemon to download (see [`crate::core::runtime::ShimDelivery`]).
+async fn serve_shim() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        Bytes::from_static(crate::shim::SHIM_BINARY),
+    )
+        .into_response()
 }
 
 /// Binds a listener on 127.0.0.1 (the only address a session ever listens on).

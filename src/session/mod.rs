@@ -23,7 +23,7 @@ use crate::buildkit::remote_cache::RemoteCache;
 use crate::buildkit::session::SessionIdentity;
 use crate::core::progress::ProgressEvent;
 use crate::core::stores::SessionStores;
-use crate::core::{Host, Runtime, SecretStore};
+use crate::core::{Host, Runtime, SecretStore, ShimDelivery};
 
 /// Stack size of the threads that serve a session. Pipelines arrive as one nested selection per
 /// chained call and are parsed, validated and executed recursively, so a 1,000-step chain needs
@@ -59,6 +59,30 @@ pub enum SessionError {
     /// The listener could not be bound.
     #[error("listening on 127.0.0.1: {0}")]
     Listen(std::io::Error),
+    /// `DIRK_SHIM_SOURCE` names no way of delivering the exec shim.
+    #[error(
+        "DIRK_SHIM_SOURCE={0:?} is not understood: set it to `session` (the session sends the exec shim to the daemon) or leave it unset (the daemon downloads it from the session where it can reach it)"
+    )]
+    ShimSource(String),
+}
+
+/// How the user wants the exec shim delivered (`DIRK_SHIM_SOURCE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ShimSource {
+    /// Unset: downloaded by daemons that reach this process's loopback, sent to the others.
+    Auto,
+    /// `session`: always sent through the session.
+    Session,
+}
+
+impl ShimSource {
+    fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<ShimSource, SessionError> {
+        match env("DIRK_SHIM_SOURCE").as_deref().map(str::trim) {
+            None | Some("") => Ok(ShimSource::Auto),
+            Some("session") => Ok(ShimSource::Session),
+            Some(other) => Err(SessionError::ShimSource(other.to_owned())),
+        }
+    }
 }
 
 /// A running session.
@@ -143,6 +167,7 @@ impl Session {
     ) -> Result<Session, SessionError> {
         let runner = Runner::from_env(&env)?;
         let cache = RemoteCache::from_env(&env)?;
+        let shim_source = ShimSource::from_env(&env)?;
         let identity = SessionIdentity::new("dirk", &format!("dirk:{}", config.workdir.display()));
         let span = tracing::info_span!(
             "dirk.session",
@@ -155,9 +180,24 @@ impl Session {
             let (files, stores) = (files.clone(), stores.clone());
             move || Attachables::new(files.clone(), &stores)
         };
+        let shares_loopback = match shim_source {
+            ShimSource::Session => false,
+            ShimSource::Auto => crate::buildkit::transport::shares_loopback(&runner.address).await,
+        };
         let buildkit = ReconnectingEngine::connect(runner, identity.clone(), cache, attachables)
             .instrument(span.clone())
             .await?;
+        let listener = http::bind_loopback(config.port)
+            .await
+            .map_err(SessionError::Listen)?;
+        let addr = listener.local_addr().map_err(SessionError::Listen)?;
+        let shim = if shares_loopback {
+            ShimDelivery::Download {
+                url: format!("http://{addr}{}", crate::shim::shim_http_path()),
+            }
+        } else {
+            ShimDelivery::Session
+        };
         let buildkit = Arc::new(buildkit);
         let host = Host::new(
             config.workdir.clone(),
@@ -167,15 +207,13 @@ impl Session {
         );
         let secrets = stores.secrets.clone();
         let state = Arc::new(ApiState {
-            rt: Runtime::new(buildkit.clone(), stores).with_host(host),
+            rt: Runtime::new(buildkit.clone(), stores)
+                .with_host(host)
+                .with_shim_delivery(shim),
             ids: Default::default(),
         });
         files.set_reader(Arc::new(FirstSync(state.clone())));
         let schema = api::build_schema(state.clone())?;
-        let listener = http::bind_loopback(config.port)
-            .await
-            .map_err(SessionError::Listen)?;
-        let addr = listener.local_addr().map_err(SessionError::Listen)?;
         let token = new_token();
         let app = http::router(schema.clone(), token.clone(), span.clone());
         let (tx, rx) = oneshot::channel::<()>();
@@ -287,5 +325,29 @@ impl Session {
         if let Some(recorder) = self.step_spans.take() {
             let _ = tokio::time::timeout(Duration::from_secs(2), recorder).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shim_source_is_read_from_the_environment() {
+        let with = |v: Option<&str>| {
+            let v = v.map(str::to_owned);
+            ShimSource::from_env(move |_| v.clone())
+        };
+        assert_eq!(with(None).ok(), Some(ShimSource::Auto));
+        assert_eq!(with(Some("")).ok(), Some(ShimSource::Auto));
+        assert_eq!(with(Some("session")).ok(), Some(ShimSource::Session));
+        let message = with(Some("ftp"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            message.contains("DIRK_SHIM_SOURCE=\"ftp\"") && message.contains("`session`"),
+            "{message}"
+        );
     }
 }

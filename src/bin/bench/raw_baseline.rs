@@ -15,7 +15,7 @@ use dirk::buildkit::attach::{Attachables, hostfs};
 use dirk::buildkit::{BuildkitSession, SessionIdentity};
 use dirk::core::Engine;
 use dirk::core::patterns::Selection;
-use dirk::llb::{Exec, ImageSource, LocalSource, Platform, State};
+use dirk::llb::{Exec, ImageSource, LocalSource, Mount, Platform, State};
 use serde_json::Value;
 
 use super::{BUSYBOX, ScratchDir, errors, make_tree, ms, percentile, start_session};
@@ -66,8 +66,9 @@ pub(super) fn default_platform(session: &BuildkitSession) -> Platform {
 }
 
 /// The baseline's chain: the image, then `STEPS` execs of `sh -c "echo step I TAG"`, each on the
-/// last one's root filesystem, with no shim and no extra mounts.
-async fn raw_chain(session: &BuildkitSession, tag: &str) -> Result<State> {
+/// last one's root filesystem, with no shim; with `output_mount`, each exec also writes its output
+/// into a second, empty mount kept as a result (as dirk's meta mount is), else none.
+async fn raw_chain(session: &BuildkitSession, tag: &str, output_mount: bool) -> Result<State> {
     let platform = default_platform(session);
     let resolved = session.engine.resolve_image(BUSYBOX, &platform).await?;
     // Pinned as dirk pins it (older daemons answer no digest: then the tag is used).
@@ -86,11 +87,20 @@ async fn raw_chain(session: &BuildkitSession, tag: &str) -> Result<State> {
     }
     .build();
     for i in 0..STEPS {
+        let (script, mounts) = if output_mount {
+            (
+                format!("echo step {i} {tag} >/out/stdout"),
+                vec![Mount::bind("/out", State::scratch(), "")],
+            )
+        } else {
+            (format!("echo step {i} {tag}"), Vec::new())
+        };
         rootfs = Exec {
-            args: vec!["sh".into(), "-c".into(), format!("echo step {i} {tag}")],
+            args: vec!["sh".into(), "-c".into(), script],
             env: vec!["PATH=/usr/sbin:/usr/bin:/sbin:/bin".into()],
             cwd: "/".into(),
             rootfs: Some(rootfs),
+            mounts,
             platform: Some(platform.clone()),
             ..Default::default()
         }
@@ -113,11 +123,12 @@ fn dirk_chain(tag: &str) -> String {
     q
 }
 
-/// The baseline: a fresh BuildKit session solving the chain for `tag`.
-async fn time_raw(tag: &str) -> Result<Duration> {
+/// The baseline: a fresh BuildKit session solving the chain for `tag` (with an output mount on
+/// each exec when `output_mount`).
+async fn time_raw(tag: &str, output_mount: bool) -> Result<Duration> {
     let t = Instant::now();
     let session = raw_session(None).await?;
-    let state = raw_chain(&session, tag).await?;
+    let state = raw_chain(&session, tag, output_mount).await?;
     let Some(def) = state.marshal() else {
         bail!("the baseline chain has no graph");
     };
@@ -188,11 +199,22 @@ async fn time_dirk_sync(root: &Path) -> Result<Duration> {
 }
 
 fn report(what: &str, dirk: &mut [Duration], raw: &mut [Duration], target: &str) {
+    compare(what, ("dirk", dirk), ("raw BuildKit", raw), target);
+}
+
+/// Prints the medians (and minimums) of `a` and `b` and their ratio.
+fn compare(
+    what: &str,
+    (a_name, a): (&str, &mut [Duration]),
+    (b_name, b): (&str, &mut [Duration]),
+    target: &str,
+) {
+    let (dirk, raw) = (a, b);
     dirk.sort();
     raw.sort();
     let (d, r) = (percentile(dirk, 0.5), percentile(raw, 0.5));
     println!(
-        "{what} ({} rounds): dirk median {} (min {}) | raw BuildKit median {} (min {}) | ratio {:.3}, difference {:+.1} ms | target {target}",
+        "{what} ({} rounds): {a_name} median {} (min {}) | {b_name} median {} (min {}) | ratio {:.3}, difference {:+.1} ms | target {target}",
         dirk.len(),
         ms(d),
         ms(dirk[0]),
@@ -207,11 +229,12 @@ fn report(what: &str, dirk: &mut [Duration], raw: &mut [Duration], target: &str)
 pub async fn against_raw_buildkit() -> Result<()> {
     let run = rand::random::<u32>();
     // Warm what both sides share (the image) before measuring.
-    time_raw(&format!("warm-{run}")).await?;
+    time_raw(&format!("warm-{run}"), false).await?;
     time_dirk(&format!("warm-{run}")).await?;
-    let (mut dirk, mut raw) = (Vec::new(), Vec::new());
+    let (mut dirk, mut raw, mut raw_out) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        raw.push(time_raw(&format!("raw-{run}-{round}")).await?);
+        raw.push(time_raw(&format!("raw-{run}-{round}"), false).await?);
+        raw_out.push(time_raw(&format!("raw-out-{run}-{round}"), true).await?);
         dirk.push(time_dirk(&format!("dirk-{run}-{round}")).await?);
     }
     report(
@@ -220,9 +243,23 @@ pub async fn against_raw_buildkit() -> Result<()> {
         &mut raw,
         "<= 1.03x",
     );
+    // Where the difference goes: the same raw chain with one more output mount per exec (the
+    // part of dirk's price that is the daemon's work for a second result per step).
+    compare(
+        "  of which the daemon's second result per exec",
+        ("raw + output mount", &mut raw_out),
+        ("raw", &mut raw),
+        "none (the daemon's work)",
+    );
+    compare(
+        "  of which the shim, its mount and the session",
+        ("dirk", &mut dirk),
+        ("raw + output mount", &mut raw_out),
+        "none (dirk's own work)",
+    );
     let (mut dirk, mut raw) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
-        raw.push(time_raw(&format!("raw-{run}-0")).await?);
+        raw.push(time_raw(&format!("raw-{run}-0"), false).await?);
         dirk.push(time_dirk(&format!("dirk-{run}-0")).await?);
     }
     report(

@@ -271,11 +271,15 @@ impl FileSync for FileSyncService {
             .await
             .map_err(|e| Status::internal(format!("listing files: {e}")))??;
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(serve_diff_copy(
-            sync.dir_name.clone(),
-            Arc::new(entries),
-            request.into_inner(),
-            tx,
+        let span = tracing::debug_span!("session.filesync", dir = %sync.dir_name);
+        tokio::spawn(tracing::Instrument::instrument(
+            serve_diff_copy(
+                sync.dir_name.clone(),
+                Arc::new(entries),
+                request.into_inner(),
+                tx,
+            ),
+            span,
         ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
