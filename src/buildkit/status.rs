@@ -21,7 +21,7 @@ fn time(ts: Option<Timestamp>) -> Option<SystemTime> {
 }
 
 /// Converts one status message into events (vertex changes first, then logs). dirk's own plumbing
-/// (the exec shim's transfer) is left out: it is no step of the user's pipeline.
+/// (the exec shim's delivery) is left out: it is no step of the user's pipeline.
 pub(crate) fn events(response: control::StatusResponse) -> Vec<ProgressEvent> {
     let hidden: Vec<String> = response
         .vertexes
