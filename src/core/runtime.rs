@@ -30,8 +30,8 @@ pub fn shim_source_name() -> &'static str {
     })
 }
 
-/// The step name of the exec shim's delivery (downloaded or sent). It is dirk's own plumbing, not a step of the user's
-/// pipeline, so progress displays and traces leave it out.
+/// The step name of the exec shim's delivery (downloaded or sent). It is dirk's own plumbing, not a
+/// step of the user's pipeline, so progress displays and traces leave it out.
 pub const SHIM_STEP_NAME: &str = "dirk exec shim";
 
 /// Whether a registry error means the request lacked (valid) credentials.
