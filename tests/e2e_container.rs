@@ -54,13 +54,19 @@ fn failing_exec_answers_exec_error_extensions() {
     assert_eq!(e["extensions"]["exitCode"], 1);
 }
 
+/// A query whose command prints `marker` and a value that differs on every run: the same output
+/// twice means the second came from the cache.
+fn random_output_query(marker: &str) -> String {
+    format!(
+        r#"{{ {} {{ withExec(args: ["sh", "-c", "echo {marker}; cat /proc/sys/kernel/random/uuid"]) {{ stdout }} }} }} }}"#,
+        from(BUSYBOX)
+    )
+}
+
 #[test]
 fn cached_exec_returns_the_same_output_without_running_again() {
     let marker = unique();
-    let q = format!(
-        r#"{{ {} {{ withExec(args: ["sh", "-c", "echo {marker}; cat /proc/sys/kernel/random/uuid"]) {{ stdout }} }} }} }}"#,
-        from(BUSYBOX)
-    );
+    let q = random_output_query(&marker);
     let first = Session::start().data(&q)["container"]["from"]["withExec"]["stdout"].clone();
     let again = Session::start().data(&q)["container"]["from"]["withExec"]["stdout"].clone();
     assert!(
@@ -178,10 +184,7 @@ fn cache_hits_survive_sessions_transferring_the_shim_at_once() {
 #[test]
 fn the_exec_shim_is_downloaded_by_digest_or_sent_by_the_session() {
     let marker = unique();
-    let q = format!(
-        r#"{{ {} {{ withExec(args: ["sh", "-c", "echo {marker}; cat /proc/sys/kernel/random/uuid"]) {{ stdout }} }} }} }}"#,
-        from(BUSYBOX)
-    );
+    let q = random_output_query(&marker);
     let stdout = |s: &Session| s.data(&q)["container"]["from"]["withExec"]["stdout"].clone();
     let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     const SENT: &str = "file sync sent dir=dirk-shim";
