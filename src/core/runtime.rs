@@ -289,6 +289,102 @@ impl Runtime {
         } else {
             reference.clone()
         };
+        if pinned != *reference {
+            // Later steps name the image by its pinned reference (an image written from the
+            // container asks for its base's config again): the same image, so the same answer.
+            self.images
+                .locked()
+                .entry((pinned.to_string(), platform.clone()))
+                .or_insert(resolved);
+        }
         Ok((pinned, config, diff_ids))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::core::engine::{FileStat, FrontendRequest, FrontendResult, SolvedRef};
+    use crate::llb::Definition;
+
+    /// Answers image resolutions (counting them) and nothing else.
+    #[derive(Default)]
+    struct Resolver {
+        asked: AtomicUsize,
+    }
+
+    fn none<T>() -> Result<T, EngineError> {
+        Err(EngineError::Unavailable {
+            message: "only images are resolved in this test".into(),
+        })
+    }
+
+    #[async_trait]
+    impl Engine for Resolver {
+        async fn solve(&self, _: &Definition) -> Result<SolvedRef, EngineError> {
+            none()
+        }
+        async fn read_file(
+            &self,
+            _: &SolvedRef,
+            _: &str,
+            _: u64,
+            _: Option<u64>,
+        ) -> Result<Vec<u8>, EngineError> {
+            none()
+        }
+        async fn read_dir(&self, _: &SolvedRef, _: &str) -> Result<Vec<FileStat>, EngineError> {
+            none()
+        }
+        async fn stat(&self, _: &SolvedRef, _: &str) -> Result<FileStat, EngineError> {
+            none()
+        }
+        async fn resolve_image(&self, _: &str, _: &Platform) -> Result<ResolvedImage, EngineError> {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            Ok(ResolvedImage {
+                digest: format!("sha256:{}", "a".repeat(64)),
+                config: br#"{"rootfs": {"type": "layers", "diff_ids": ["sha256:1"]}}"#.to_vec(),
+            })
+        }
+        async fn export(&self, _: &Definition, _: &str) -> Result<(), EngineError> {
+            none()
+        }
+        async fn frontend_solve(&self, _: FrontendRequest) -> Result<FrontendResult, EngineError> {
+            none()
+        }
+        fn platforms(&self) -> Vec<Platform> {
+            vec![Platform::linux("amd64")]
+        }
+        fn supports(&self, _: &str) -> bool {
+            false
+        }
+    }
+
+    #[tokio::test]
+    async fn an_image_is_resolved_once_whether_named_by_tag_or_by_its_pinned_digest() {
+        let engine = Arc::new(Resolver::default());
+        let rt = Runtime::new(engine.clone(), SessionStores::default());
+        let platform = Platform::linux("amd64");
+        let tagged =
+            ImageRef::parse("registry.example/team/app:1").unwrap_or_else(|e| panic!("{e}"));
+        let (pinned, _, diff_ids) = rt
+            .resolve_image(&tagged, &platform)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(pinned.to_string().ends_with(&"a".repeat(64)), "{pinned}");
+        assert_eq!(diff_ids, vec!["sha256:1"]);
+        let (again, _, _) = rt
+            .resolve_image(&pinned, &platform)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again, pinned);
+        rt.resolve_image(&tagged, &platform)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(engine.asked.load(Ordering::SeqCst), 1);
     }
 }
