@@ -213,8 +213,9 @@ impl Node {
         })
     }
 
-    /// Encodes this node with its inputs' digests from `input_digest`; `scoped` adds the process's
-    /// scope to root ops (see [`super::scope`]).
+    /// The op's encoding, with its inputs' digests from `input_digest`. `scoped`: as sent (roots
+    /// carry the process's scope, see [`super::scope`]); else as the same graph is in every session (no scope, and a
+    /// download pinned by its checksum is named by the checksum, not by where this session gets it).
     pub(crate) fn encode_with(
         &self,
         scoped: bool,
@@ -229,6 +230,7 @@ impl Node {
             })
             .collect();
         let (op, constraints) = match &self.kind {
+            OpKind::Source(s) if !scoped => (Some(pb::op::Op::Source(without_location(s))), None),
             OpKind::Source(s) => (Some(pb::op::Op::Source(s.clone())), None),
             OpKind::Exec(_, e) => (Some(pb::op::Op::Exec(e.clone())), None),
             OpKind::File(f) => (Some(pb::op::Op::File(f.clone())), None),
@@ -340,5 +342,18 @@ impl Inputs {
 
     pub(crate) fn into_states(self) -> Vec<State> {
         self.states
+    }
+}
+
+/// `source` as the same file is in every session: an HTTP download pinned by its checksum is that
+/// file wherever it is fetched from (the daemon keys it by the checksum alone), so its URL (which
+/// may name this session's own server) is left out.
+fn without_location(source: &pb::SourceOp) -> pb::SourceOp {
+    match source.attrs.get("http.checksum") {
+        Some(checksum) => pb::SourceOp {
+            identifier: format!("checksum:{checksum}"),
+            attrs: source.attrs.clone(),
+        },
+        None => source.clone(),
     }
 }

@@ -361,3 +361,37 @@ fn the_image_below_a_chain_is_found_through_the_written_inputs() {
     .build();
     assert!(local.image_below().is_none());
 }
+
+#[test]
+fn a_download_pinned_by_checksum_has_one_stable_digest_wherever_it_comes_from() {
+    let exec_on = |url: &str, checksum: Option<&str>| {
+        let file = HttpSource {
+            url: url.into(),
+            filename: "shim".into(),
+            checksum: checksum.map(str::to_owned),
+            ..Default::default()
+        }
+        .build();
+        Exec {
+            args: vec!["/x/shim".into()],
+            cwd: "/".into(),
+            rootfs: Some(State::scratch()),
+            mounts: vec![Mount::bind("/x", file, "").readonly()],
+            ..Default::default()
+        }
+        .build()
+        .root()
+    };
+    let pinned = Some("sha256:1234");
+    let (a, b) = (
+        exec_on("http://127.0.0.1:1111/f", pinned),
+        exec_on("http://127.0.0.1:2222/f", pinned),
+    );
+    assert_ne!(a.digest(), b.digest(), "the daemon is sent the real URL");
+    assert_eq!(a.stable_digest(), b.stable_digest());
+    assert_ne!(
+        exec_on("http://127.0.0.1:1111/f", None).stable_digest(),
+        exec_on("http://127.0.0.1:2222/f", None).stable_digest(),
+        "an unpinned download is named by its URL"
+    );
+}
