@@ -87,12 +87,13 @@ fn failed_exec(state: &State, err: &EngineError) -> Option<Exec> {
 /// Re-runs the failed exec in a mode where the shim always succeeds, to read back what the command
 /// printed and its exit code. The command is not cached as a success: the variant differs in its environment.
 async fn explain_failure(rt: &Runtime, state: &State, err: EngineError, action: &str) -> CoreError {
-    if err.to_string().contains("security.insecure is not allowed") {
+    let message = err.to_string();
+    if message.contains("security.insecure is not allowed") {
         return CoreError::Unsupported(
             "withExec(insecureRootCapabilities: true) needs the daemon's security.insecure entitlement, which this daemon does not grant to dirk's builds (buildkitd grants it with --allow-insecure-entitlement security.insecure; Docker's embedded BuildKit does not); run the command without it".into(),
         );
     }
-    if err.to_string().contains(&shim::shim_http_path()) {
+    if message.contains(&shim::shim_http_path()) {
         return CoreError::Unsupported(format!(
             "{action}: the daemon could not download dirk's exec shim from this session: {err}; set DIRK_SHIM_SOURCE=session to have the session send it instead"
         ));

@@ -214,8 +214,9 @@ impl Node {
     }
 
     /// The op's encoding, with its inputs' digests from `input_digest`. `scoped`: as sent (roots
-    /// carry the process's scope, see [`super::scope`]); else as the same graph is in every session (no scope, and a
-    /// download pinned by its checksum is named by the checksum, not by where this session gets it).
+    /// carry the process's scope, see [`super::scope`]); else as the same graph is in every session
+    /// (no scope, and a download pinned by its checksum is named by the checksum, not by where this
+    /// session gets it).
     pub(crate) fn encode_with(
         &self,
         scoped: bool,

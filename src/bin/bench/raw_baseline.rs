@@ -211,19 +211,18 @@ fn compare(
     (b_name, b): (&str, &mut [Duration]),
     target: &str,
 ) {
-    let (dirk, raw) = (a, b);
-    dirk.sort();
-    raw.sort();
-    let (d, r) = (percentile(dirk, 0.5), percentile(raw, 0.5));
+    a.sort();
+    b.sort();
+    let (am, bm) = (percentile(a, 0.5), percentile(b, 0.5));
     println!(
         "{what} ({} rounds): {a_name} median {} (min {}) | {b_name} median {} (min {}) | ratio {:.3}, difference {:+.1} ms | target {target}",
-        dirk.len(),
-        ms(d),
-        ms(dirk[0]),
-        ms(r),
-        ms(raw[0]),
-        d.as_secs_f64() / r.as_secs_f64().max(1e-9),
-        (d.as_secs_f64() - r.as_secs_f64()) * 1e3
+        a.len(),
+        ms(am),
+        ms(a[0]),
+        ms(bm),
+        ms(b[0]),
+        am.as_secs_f64() / bm.as_secs_f64().max(1e-9),
+        (am.as_secs_f64() - bm.as_secs_f64()) * 1e3
     );
 }
 
